@@ -1,0 +1,80 @@
+"""``virt-pipeline [-C TREE] [--profile FILE] COMMAND``: the only place that prints errors and exits.
+
+Exit codes: 0 ok, 1 checks found problems, 2 bad input or usage, 3 a required tool or service
+is missing. Each command lives in ``pipeline/commands/<name>.py`` with ``add_parser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .context import Context
+from .errors import PipelineError
+
+#: command modules, in help order
+COMMANDS = ("targets", "render", "validate", "diff", "patches", "srpm", "build",
+            "verify_upgrade", "legacy")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"virt-pipeline: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="virt-pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("-C", dest="tree", default=".", metavar="TREE",
+                        help="packaging tree holding matrix.yaml (default: .)")
+    parser.add_argument("--profile", action="append", default=[], metavar="FILE",
+                        help="overlay file merged onto matrix.yaml (repeatable; also "
+                             "VIRT_PIPELINE_PROFILE, colon-separated)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        try:  # TODO(lead): drop once every command module exists
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.commands.{name}":
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s", stream=sys.stderr)
+    tree = Path(args.tree)
+    profiles = [Path(p) for p in args.profile]
+    env_profiles = os.environ.get("VIRT_PIPELINE_PROFILE", "")
+    profiles = [Path(p) for p in env_profiles.split(":") if p] + profiles
+    ctx = Context(tree=tree, profiles=profiles, json=bool(getattr(args, "json", False)))
+    if not (tree / "matrix.yaml").is_file():
+        print(f"virt-pipeline: {tree / 'matrix.yaml'}: no matrix here (use -C TREE)",
+              file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args, ctx))
+    except PipelineError as exc:
+        print(f"virt-pipeline: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("virt-pipeline: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

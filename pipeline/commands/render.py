@@ -1,0 +1,37 @@
+"""``virt-pipeline render [--check]``: write specs/ from the templates and the matrix."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import render
+from ..context import Context
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("render", help="render specs/<os>/<package>.spec")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 listing stale files")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    texts = render.render_all(ctx.matrix())  # everything in memory first: all or nothing
+    if args.check:
+        stale = render.stale(ctx.tree, texts)
+        if args.json:
+            ctx.emit_json({"stale": stale, "specs": [str(p) for p in texts]})
+        for path in stale:
+            ctx.say(f"stale: {path}")
+        if not stale:
+            ctx.say(f"render: {len(texts)} specs up to date")
+        return 1 if stale else 0
+    changed = render.write(ctx.tree, texts)
+    if args.json:
+        ctx.emit_json({"written": changed, "specs": [str(p) for p in texts]})
+    for path in changed:
+        ctx.say(f"wrote {path}")
+    ctx.say(f"render: {len(texts)} specs, {len(changed)} changed")
+    return 0

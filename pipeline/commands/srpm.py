@@ -1,0 +1,51 @@
+"""``virt-pipeline srpm``: one SRPM per (OS release, flavor with its own spec) and package."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .. import buildplan, planner, srpm
+from ..context import Context
+from ..errors import InputError
+from ..matrix import select
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("srpm", help="make source RPMs")
+    p.add_argument("--cells", action="append", metavar="PATTERN")
+    p.add_argument("--packages", action="append", metavar="P")
+    p.add_argument("--sources", action="append", type=Path, default=[], metavar="DIR",
+                   help="folders holding source tarballs (else fetched into .cache/sources)")
+    p.add_argument("-o", "--outdir", type=Path, help="where to put the SRPMs "
+                   "(default .cache/srpms)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    matrix = ctx.matrix()
+    cells = select(matrix.cells, args.cells)
+    packages = args.packages or list(matrix.packages)
+    unknown = [p for p in packages if p not in matrix.packages]
+    if unknown or not cells:
+        raise InputError(f"unknown package {unknown[0]!r}" if unknown else "no cell matches")
+    texts = buildplan.spec_texts(matrix)
+    flavor_specs = {(p.parts[1], p.parts[2], p.stem) for p in texts if len(p.parts) == 4}
+    outdir = args.outdir or ctx.cache_dir / "srpms"
+    made = []
+    for unit in planner.units(matrix, cells, packages, flavor_specs):
+        topdir = ctx.cache_dir / "srpm-work" / unit.key
+        path = srpm.make_srpm(matrix, matrix.cell(unit.cells[0]), unit.package,
+                              texts[buildplan.unit_spec_key(unit)], topdir,
+                              cache=ctx.cache_dir / "sources", local_dirs=args.sources)
+        dest = outdir / unit.key.replace("/", "_")
+        dest.mkdir(parents=True, exist_ok=True)
+        final = dest / path.name
+        path.replace(final)
+        made.append({"key": unit.key, "cells": list(unit.cells), "srpm": str(final)})
+        ctx.say(f"{unit.key}: {final}")
+    if args.json:
+        ctx.emit_json({"srpms": made})
+    return 0

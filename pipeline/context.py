@@ -1,0 +1,50 @@
+"""What every command receives: the tree, the profiles, the loaded matrix, and output helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import matrix as matrix_mod
+from . import render
+from .model import Matrix
+
+
+@dataclass
+class Context:
+    tree: Path
+    profiles: list[Path] = field(default_factory=list)
+    json: bool = False
+    _matrix: Matrix | None = None
+
+    def matrix(self) -> Matrix:
+        """The matrix with the profiles applied. With profiles, specs are rendered into a
+        cache folder named by the profile's content (the committed specs/ are the base's)."""
+        if self._matrix is None:
+            loaded = matrix_mod.load(self.tree, self.profiles)
+            if self.profiles:
+                texts = render.render_all(loaded)
+                digest = hashlib.sha256(repr(sorted(texts.items())).encode()).hexdigest()[:16]
+                root = self.cache_dir / "profile-specs" / digest
+                render.write(root, texts)
+                loaded = dataclasses.replace(loaded, specs_dir=str(root / "specs"))
+            self._matrix = loaded
+        return self._matrix
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where downloaded sources, build results and roots are kept (``.cache/`` in the tree)."""
+        return self.tree / ".cache"
+
+    def emit_json(self, obj: Any) -> None:
+        json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
+        sys.stdout.write("\n")
+
+    def say(self, line: str) -> None:
+        """A human line: to stdout normally, to stderr when stdout carries JSON."""
+        print(line, file=sys.stderr if self.json else sys.stdout, flush=True)

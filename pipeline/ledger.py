@@ -52,4 +52,4 @@ def load(tree: Path, package: str) -> tuple[Patch, ...]:
 
 def series_for(patches: tuple[Patch, ...], cell: Cell, version: str) -> tuple[Patch, ...]:
     """The patches that apply in ``cell``, in order."""
-    return tuple(p for p in patches if p.when.matches(**cell.when_args(version)))
+    return tuple(p for p in patches if p.when.matches_cell(cell, version))

@@ -35,6 +35,10 @@ class When:
             and _any(self.version, version)
         )
 
+    def matches_cell(self, cell: Cell, version: str) -> bool:
+        return self.matches(os=cell.os.id, arch=cell.arch, flavor=cell.flavor_name,
+                            version=version)
+
     def is_always(self) -> bool:
         return not (self.os or self.arch or self.flavor or self.version)
 
@@ -114,10 +118,6 @@ class Cell:
     @property
     def dist(self) -> str:
         return self.os.full_dist
-
-    def when_args(self, version: str) -> dict[str, str | None]:
-        return {"os": self.os.id, "arch": self.arch, "flavor": self.flavor_name,
-                "version": version}
 
 
 @dataclass(frozen=True)

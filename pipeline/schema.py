@@ -6,6 +6,7 @@ and every string has been screened for rpm expansions that would run code at par
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import re
 from collections.abc import Iterable
@@ -48,17 +49,17 @@ class Origin:
 class Reader:
     """A typed view of one mapping at ``key`` in the merged data."""
 
-    def __init__(self, data: Any, key: str, origin: Origin) -> None:
+    def __init__(self, data: Any, key: builtins.str, origin: Origin) -> None:
         if not isinstance(data, dict):
             raise origin.error(key or "(top)", f"expected a mapping, got {_kind(data)}")
         self.data: dict[str, Any] = data
         self.key = key
         self.origin = origin
 
-    def _k(self, name: str) -> str:
+    def _k(self, name: builtins.str) -> builtins.str:
         return f"{self.key}.{name}" if self.key else name
 
-    def error(self, name: str, message: str) -> InputError:
+    def error(self, name: builtins.str, message: builtins.str) -> InputError:
         return self.origin.error(self._k(name), message)
 
     def only(self, allowed: Iterable[str]) -> None:
@@ -70,13 +71,14 @@ class Reader:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self.error(str(name), f"unknown key{hint}")
 
-    def has(self, name: str) -> bool:
+    def has(self, name: builtins.str) -> builtins.bool:
         return self.data.get(name) is not None
 
-    def raw(self, name: str) -> Any:
+    def raw(self, name: builtins.str) -> Any:
         return self.data.get(name)
 
-    def str(self, name: str, default: str | None = None, *, line: bool = True) -> str:
+    def str(self, name: builtins.str, default: builtins.str | None = None, *,
+            line: builtins.bool = True) -> builtins.str:
         value = self.data.get(name, default)
         if value is None:
             raise self.error(name, "missing required key")
@@ -84,24 +86,24 @@ class Reader:
             raise self.error(name, f"expected a string, got {_kind(value)}")
         return checked_str(str(value), self._k(name), self.origin, line=line)
 
-    def opt_str(self, name: str) -> str | None:
+    def opt_str(self, name: builtins.str) -> builtins.str | None:
         return self.str(name) if self.has(name) else None
 
-    def int(self, name: str, default: int | None = None) -> int | None:
+    def int(self, name: builtins.str, default: builtins.int | None = None) -> builtins.int | None:
         value = self.data.get(name, default)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(name, f"expected an integer, got {_kind(value)}")
-        return value
+        return builtins.int(value)
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self.data.get(name, default)
         if not isinstance(value, bool):
             raise self.error(name, f"expected true or false, got {_kind(value)}")
         return value
 
-    def list(self, name: str) -> list[Any]:
+    def list(self, name: builtins.str) -> builtins.list[Any]:
         value = self.data.get(name)
         if value is None:
             return []
@@ -109,7 +111,7 @@ class Reader:
             raise self.error(name, f"expected a list, got {_kind(value)}")
         return value
 
-    def str_list(self, name: str) -> tuple[str, ...]:
+    def str_list(self, name: builtins.str) -> tuple[builtins.str, ...]:
         items = self.list(name)
         out = []
         for index, item in enumerate(items):
@@ -118,7 +120,7 @@ class Reader:
             out.append(checked_str(str(item), self._k(f"{name}.{index}"), self.origin))
         return tuple(out)
 
-    def sub(self, name: str, *, required: bool = True) -> Reader:
+    def sub(self, name: builtins.str, *, required: builtins.bool = True) -> Reader:
         value = self.data.get(name)
         if value is None:
             if required:
@@ -126,7 +128,7 @@ class Reader:
             value = {}
         return Reader(value, self._k(name), self.origin)
 
-    def items(self, name: str) -> list[tuple[str, Reader]]:
+    def items(self, name: builtins.str) -> builtins.list[tuple[builtins.str, Reader]]:
         mapping = self.sub(name, required=False)
         return [(str(k), mapping.sub(str(k))) for k in mapping.data]
 

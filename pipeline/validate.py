@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import cmd, evr, ledger, render, rpmspec
 from .errors import CommandFailed
-from .findings import Finding
+from .findings import Finding, Level
 from .model import Cell, Matrix, Package
 from .rpmspec import SpecPackage
 
@@ -104,7 +104,7 @@ def check_replacements(view: CellSpec) -> list[Finding]:
     by_name = {p.name: p for p in view.built}
     out = []
     for rep in pkg.replaces:
-        if not rep.when.matches(**cell.when_args(pkg.version)):
+        if not rep.when.matches_cell(cell, pkg.version):
             continue
         new = by_name.get(rep.by)
         if new is None:
@@ -196,7 +196,7 @@ def parse_rpmlint(text: str, specs: list[Path]) -> list[Finding]:
         if not match:
             continue
         spec = by_name.get(match["file"])
-        level = "error" if match["lvl"] == "E" else "warning"
+        level: Level = "error" if match["lvl"] == "E" else "warning"
         where = f"{spec or match['file']}" + (f":{match['line']}" if match["line"] else "")
         out.append(Finding(f"rpmlint-{level}", level, None,
                            spec.stem if spec else match["file"],

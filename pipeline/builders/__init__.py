@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..model import Matrix
 from .base import Builder
 
 #: backend name -> (module, class)
@@ -28,6 +29,7 @@ class BackendOptions:
     koji_config: Path | None = None
     koji_profile: str | None = None
     workdir: Path = Path(".cache")
+    matrix: Matrix | None = None
 
 
 def make_builder(name: str, options: BackendOptions) -> Builder:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .. import cmd
-from ..errors import CommandFailed
+from ..errors import CommandFailed, shell_line
 from . import hostdeps
 from .base import BuildJob, BuildOutcome, Progress
 
@@ -91,7 +91,7 @@ class RpmbuildBuilder:
         try:
             cmd.run(argv, timeout=self.timeout, logfile=build_log)
         except CommandFailed as exc:
-            return BuildOutcome(ok=False, commands=[cmd.shell_line(argv)], logs=[build_log],
+            return BuildOutcome(ok=False, commands=[shell_line(argv)], logs=[build_log],
                                 reason=_reason(exc.output), failed_arch=platform.machine(),
                                 log_tail=_tail(exc.output))
         log.info("%s: rpmbuild took %.1f s", job.key, time.monotonic() - started)
@@ -111,10 +111,10 @@ class RpmbuildBuilder:
             rpms.append(Path(shutil.move(str(rpm), rpms_dir / rpm.name)))
         shutil.rmtree(result_dir / "work", ignore_errors=True)
         if not rpms:
-            return BuildOutcome(ok=False, logs=[build_log], commands=[cmd.shell_line(argv)],
+            return BuildOutcome(ok=False, logs=[build_log], commands=[shell_line(argv)],
                                 reason="rpmbuild succeeded but produced no RPMs")
         return BuildOutcome(ok=True, rpms=rpms, srpm=job.srpm, logs=[build_log],
-                            commands=[cmd.shell_line(argv)])
+                            commands=[shell_line(argv)])
 
 
 def _buildrequires_of(srpm: Path) -> list[str]:

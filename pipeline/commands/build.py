@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise InputError("--arch-override is for scratch builds only (koji refuses it otherwise)")
     builder = make_builder(args.backend, BackendOptions(
         skip_deps=args.skip_deps, forcearch=args.forcearch, koji_config=args.koji_config,
-        koji_profile=args.koji_profile, workdir=ctx.cache_dir))
+        koji_profile=args.koji_profile, workdir=ctx.cache_dir, matrix=matrix))
     builder.check_available()
     store = ResultStore(ctx.cache_dir / "results")
     steps, texts = buildplan.make_plan(matrix, cells, packages, builder, store, force=args.force)

@@ -1,0 +1,135 @@
+"""``virt-pipeline patches check``: each cell's series against the pristine upstream source."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from pathlib import Path
+from typing import Any
+
+from .. import patchcheck, prepcheck
+from ..context import Context
+from ..errors import InputError, ToolMissing
+from ..findings import Finding, has_errors
+from ..matrix import select
+from ..model import Cell, Matrix, Package
+
+STATUS_FINDING = {"fuzz": ("patch-fuzz", "error"), "fails": ("patch-fails", "error"),
+                  "not-tried": ("patch-not-tried", "warning")}
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("patches", help="the patch series and their ledger")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    check = verbs.add_parser("check", help="apply each cell's series to the pristine source")
+    check.add_argument("--package", action="append", metavar="P")
+    check.add_argument("--cells", action="append", metavar="PATTERN")
+    check.add_argument("--sources", type=Path, action="append", default=[], metavar="DIR",
+                       help="folder with tarballs or unpacked trees (a QEMU 6.2.0 tree runs "
+                            "the QEMU self-test)")
+    check.add_argument("--workdir", type=Path, help="scratch folder (default .cache/patches)")
+    check.add_argument("--python2", type=Path, help="a Python 2.7 interpreter "
+                       "(default .venv/python2.7/bin/python2.7 or $VP_PYTHON2)")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    matrix = ctx.matrix()
+    cells = select(matrix.cells, args.cells)
+    names = args.package or [n for n, p in matrix.packages.items() if p.patches]
+    for name in names:
+        if name not in matrix.packages:
+            raise InputError(f"unknown package {name!r}")
+    workdir = (args.workdir or ctx.cache_dir / "patches").resolve()
+    results: list[patchcheck.PatchResult] = []
+    findings: list[Finding] = []
+    missing: list[str] = []
+    notes: list[str] = []
+    for name in names:
+        pkg = matrix.packages[name]
+        try:
+            res, trees = patchcheck.check_package(matrix, pkg, cells, dirs=args.sources,
+                                                  workdir=workdir, cache=ctx.cache_dir / "sources")
+        except ToolMissing as exc:
+            missing.append(str(exc))
+            findings.append(Finding("source-unavailable", "error", None, name, str(exc)))
+            continue
+        results += res
+        findings += [_finding(r) for r in res if r.status in STATUS_FINDING]
+        if not any(r.status == "fails" for r in res):
+            findings += _post_checks(ctx, matrix, pkg, cells, args, workdir, notes)
+    _report(ctx, args.json, results, findings, notes)
+    if has_errors([f for f in findings if f.id != "source-unavailable"]):
+        return 1
+    return 3 if missing else 0
+
+
+def _finding(result: patchcheck.PatchResult) -> Finding:
+    fid, level = STATUS_FINDING[result.status]
+    return Finding(fid, level, ",".join(result.cells), result.package,  # type: ignore[arg-type]
+                   f"{result.patch}: {result.detail}")
+
+
+def _post_checks(ctx: Context, matrix: Matrix, pkg: Package, cells: tuple[Cell, ...],
+                 args: argparse.Namespace, workdir: Path, notes: list[str]) -> list[Finding]:
+    if pkg.name == "qemu":
+        return _qemu_selftest(matrix, pkg, args.sources, workdir, notes)
+    if pkg.name != "libvirt-python":
+        return []
+    findings: list[Finding] = []
+    python2 = (args.python2.resolve() if args.python2
+               else prepcheck.default_python2(ctx.tree))
+    host = platform.machine()
+    seen: set[str] = set()
+    for cell in cells:
+        if cell.arch != host or cell.os.id in seen:
+            continue  # %prep on this host only; other arches' %prep is checked by validate
+        seen.add(cell.os.id)
+        ctx.say(f"patches: rpmbuild -bp {pkg.name} for {cell.id}")
+        prepared, problems = prepcheck.rpmbuild_prep(matrix, cell, pkg, workdir / pkg.name,
+                                                     dirs=args.sources,
+                                                     cache=ctx.cache_dir / "sources")
+        findings += problems
+        if prepared is not None:
+            notes.append(f"{cell.id}: rpmbuild -bp applied the series in {prepared}")
+            findings += prepcheck.check_libvirt_python(ctx.tree, prepared, pkg, cell,
+                                                       workdir / pkg.name, python2, notes)
+    return findings
+
+
+def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path,
+                   notes: list[str]) -> list[Finding]:
+    from .. import qemu_selftest
+
+    tree = next((c for d in dirs for c in (d / f"qemu-{pkg.version}", d)
+                 if c.is_dir() and patchcheck._tree_version(c) == pkg.version), None)
+    if tree is None:
+        return [Finding("qemu-selftest-skipped", "warning", None, pkg.name,
+                        "--sources does not point at an unpacked QEMU "
+                        f"{pkg.version} tree: the QEMU self-test did not run")]
+    series = [Path(matrix.root, "patches", pkg.name, p.file) for p in pkg.patches]
+    results = qemu_selftest.run_selftest(tree, series, workdir / "qemu-selftest")
+    notes += [f"qemu selftest: {line}" for line in qemu_selftest.format_results(results)]
+    return [Finding("qemu-selftest-failed", "error", None, pkg.name, f"{r.name}: {r.detail}")
+            for r in results if not r.passed]
+
+
+def _report(ctx: Context, as_json: bool, results: list[patchcheck.PatchResult],
+            findings: list[Finding], notes: list[str]) -> None:
+    if as_json:
+        ctx.emit_json({"results": [{"cells": list(r.cells), "package": r.package,
+                                    "patch": r.patch, "status": r.status, "detail": r.detail}
+                                   for r in results],
+                       "findings": [f.to_json() for f in findings], "checks": notes})
+        return
+    for r in results:
+        ctx.say(f"{r.status:9} {r.package}: {r.patch}  [{', '.join(r.cells)}]"
+                + (f"  {r.detail}" if r.detail else ""))
+    for note in notes:
+        ctx.say(f"checked   {note}")
+    for f in findings:
+        ctx.say(f.line())
+    ctx.say(f"patches: {len(results)} applications, "
+            f"{sum(f.level == 'error' for f in findings)} errors")

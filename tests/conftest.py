@@ -1,0 +1,67 @@
+"""Shared fixtures: a private copy of the packaging tree, and the CLI run in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TREE_PARTS = ("matrix.yaml", "templates", "macros", "patches", "specs", "profiles",
+              "rpmlint.toml", "upgrades.yaml", "legacy")
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the repository's packaging tree that a test may break."""
+    dest = tmp_path / "tree"
+    dest.mkdir()
+    for part in TREE_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part)
+        elif src.exists():
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    """Run ``virt-pipeline ARGS`` in-process; its exit code and output."""
+    from pipeline.cli import main
+
+    def run(*args: str) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def shared_cache() -> Path:
+    """The repository's .cache/sources, shared across tests (downloads happen once)."""
+    path = ROOT / ".cache" / "sources"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -9,7 +9,9 @@ rpmlint-warning.
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +37,16 @@ def validate(matrix: Matrix, cells: tuple[Cell, ...], *, rpmlint: bool = True) -
     tree = Path(matrix.root)
     findings: list[Finding] = []
     views: list[CellSpec] = []
-    for cell in cells:
-        for pkg in matrix.packages.values():
-            view, problems = _load(tree, matrix, cell, pkg)
-            findings += problems
-            if view is not None:
-                views.append(view)
-                findings += check_patches(tree, view) + check_sources(view)
-                findings += check_replacements(view) + check_obsoletes_sanity(view)
+    pairs = [(cell, pkg) for cell in cells for pkg in matrix.packages.values()]
+    # rpmspec calls are independent: run them on every core
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        loaded = list(pool.map(lambda p: _load(tree, matrix, p[0], p[1]), pairs))
+    for view, problems in loaded:
+        findings += problems
+        if view is not None:
+            views.append(view)
+            findings += check_patches(tree, view) + check_sources(view)
+            findings += check_replacements(view) + check_obsoletes_sanity(view)
     findings += check_nvr_collisions(views)
     if rpmlint:
         specs = sorted({v.spec for v in views})

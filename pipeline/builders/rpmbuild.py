@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import platform
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +35,11 @@ FOREIGN_HOST_REQUIRES_EXCLUDE = r"^(python\\(abi\\)|libvirt(-qemu|-lxc)?\\.so\\.
 class RpmbuildBuilder:
     name = "local"
 
-    def __init__(self, *, skip_deps: bool = False, timeout: float = 4 * 3600) -> None:
+    def __init__(self, *, skip_deps: bool = False, timeout: float = 4 * 3600,
+                 cache_dir: Path | None = None) -> None:
         self.skip_deps = skip_deps
+        self.cache_dir = cache_dir
+        self._host_fingerprint: str | None = None
         self.timeout = timeout
         self.foreign_host = not Path("/etc/redhat-release").exists() and not Path(
             "/etc/openEuler-release").exists()
@@ -48,6 +53,12 @@ class RpmbuildBuilder:
         return tuple(a for a in job.arches if a == host)
 
     def settings_fingerprint(self, job: BuildJob) -> str:
+        """Host facts, probed once per run (they do not vary between jobs)."""
+        if self._host_fingerprint is None:
+            self._host_fingerprint = self._probe_host()
+        return self._host_fingerprint
+
+    def _probe_host(self) -> str:
         rpm_version = cmd.run(["rpmbuild", "--version"]).stdout.strip()
         found = hostdeps.provides(sorted(hostdeps.PROBES))
         return "\n".join([self.name, rpm_version, platform.machine(),
@@ -98,9 +109,21 @@ class RpmbuildBuilder:
         return self._collect(job, work / "top", result_dir, argv, build_log)
 
     def _buildenv(self, job: BuildJob, work: Path) -> Path:
-        names = _buildrequires_of(job.srpm)
-        found = hostdeps.provides(names)
-        return hostdeps.make_buildenv_db(work / "rpmdb", found, work)
+        """The build-environment rpm database, cached by what it provides."""
+        found = hostdeps.provides(_buildrequires_of(job.srpm))
+        if self.cache_dir is None:
+            return hostdeps.make_buildenv_db(work / "rpmdb", found, work)
+        digest = hashlib.sha256(repr(sorted(found.items())).encode()).hexdigest()[:16]
+        cached = self.cache_dir / digest
+        if not cached.exists():
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=self.cache_dir))
+            hostdeps.make_buildenv_db(tmp / "rpmdb", found, tmp)
+            try:
+                os.replace(tmp, cached)  # first writer wins; a racing one is discarded
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return cached / "rpmdb"
 
     def _collect(self, job: BuildJob, top: Path, result_dir: Path, argv: list[str],
                  build_log: Path) -> BuildOutcome:
@@ -146,4 +169,6 @@ def file_sha256(path: Path) -> str:
 
 
 def from_options(options: object) -> RpmbuildBuilder:
-    return RpmbuildBuilder(skip_deps=bool(getattr(options, "skip_deps", False)))
+    workdir = Path(getattr(options, "workdir", Path(".cache")))
+    return RpmbuildBuilder(skip_deps=bool(getattr(options, "skip_deps", False)),
+                           cache_dir=workdir / "buildenv")

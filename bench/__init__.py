@@ -1,1 +1,1 @@
-"""Benchmarks: each module here has ``main() -> list[tuple[str, str]]``; ``bench/run`` prints them."""
+"""Benchmarks: each module has ``main() -> list[tuple[str, str]]``; ``bench/run`` prints them."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 #: in the order they run by default
 BENCHMARKS = ("render_validate", "build_noop", "local_overhead", "koji_watch",
-              "upgrade_preflight", "upgrade_installroot", "upgrade_repo2000")
+              "upgrade_preflight", "upgrade_installroot", "upgrade_preflight2000")
 
 
 def main(argv: list[str]) -> int:

@@ -80,7 +80,7 @@ class Runner:
                 else:
                     deps = [futures[d] for d in step.unit.depends if d in futures]
                     futures[step.unit.key] = pool.submit(self._guarded, step, deps)
-            for key, future in futures.items():
+            for _key, future in futures.items():
                 result = future.result()
                 (report.built if result.get("status") == "ok" else report.failed).append(result)
         for group in sorted({k.split("/")[0] for k in futures}):

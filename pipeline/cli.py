@@ -1,4 +1,4 @@
-"""``virt-pipeline [-C TREE] [--profile FILE] COMMAND``: the only place that prints errors and exits.
+"""``virt-pipeline [-C TREE] [--profile FILE] COMMAND``: the one place that prints errors, exits.
 
 Exit codes: 0 ok, 1 checks found problems, 2 bad input or usage, 3 a required tool or service
 is missing. Each command lives in ``pipeline/commands/<name>.py`` with ``add_parser``.
@@ -42,13 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        try:  # TODO(lead): drop once every command module exists
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.commands.{name}":
-                continue
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f".commands.{name}", __package__).add_parser(sub)
     return parser
 
 

@@ -7,6 +7,7 @@ timeout that kills the whole process group, and on failure an exception with the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -111,7 +112,5 @@ def run(
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -1,112 +1,154 @@
-"""EVR comparison and dependency-range matching, as rpm does it.
+"""rpm version comparison and dependency matching, for pre-checks that need no package manager.
 
-Uses the rpm bindings (``rpm.labelCompare``) when importable; otherwise a port of rpm's
-``rpmvercmp`` (same segment rules: digits beat letters, ``~`` sorts first, ``^`` after).
+:func:`compare_evr` uses ``rpm.labelCompare`` when the rpm bindings import, and otherwise a pure
+port of rpm's ``rpmvercmp`` (lib/rpmvercmp.c: alternating digit/alpha segments, ``~`` sorts
+before everything, ``^`` after the end but before any other segment). A dependency's missing
+epoch counts as 0 and a missing release is not compared, as in ``rpmdsCompare``; that is why
+``Obsoletes: qemu-kvm-ev < 3`` does not match ``10:2.12.0-44.1.el7_8.1``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable
 
-EVR = tuple[Optional[str], str, Optional[str]]
+_SEGMENT = re.compile(r"(\d+|[A-Za-z]+|~|\^)")
+_OPS = ("<=", ">=", "<", ">", "=")
 
-_rpm_compare: Callable[[EVR, EVR], int] | None
-try:  # pragma: no cover - depends on the host
-    import rpm as _rpm
 
-    def _rpm_label(a: EVR, b: EVR) -> int:
-        return int(_rpm.labelCompare(a, b))
+@dataclass(frozen=True)
+class EVR:
+    epoch: int
+    version: str
+    release: str | None  # None: not given (a dependency bound without release)
 
-    _rpm_compare = _rpm_label
-except ImportError:  # pragma: no cover
-    _rpm_compare = None
+    def __str__(self) -> str:
+        return f"{self.epoch}:{self.version}" + (f"-{self.release}" if self.release else "")
 
 
 def parse_evr(text: str) -> EVR:
-    """``"10:2.12.0-44.1.el7"`` -> ("10", "2.12.0", "44.1.el7"); epoch/release may be None."""
-    epoch: str | None = None
+    """``[E:]V[-R]`` into an EVR (epoch 0 when absent)."""
+    epoch = 0
     if ":" in text:
-        epoch, text = text.split(":", 1)
-    version, sep, release = text.rpartition("-")
-    if not sep:
-        return epoch, text, None
-    return epoch, version, release
+        head, text = text.split(":", 1)
+        epoch = int(head) if head else 0
+    version, _, release = text.partition("-")
+    return EVR(epoch, version, release or None)
 
 
 def rpmvercmp(a: str, b: str) -> int:
-    """rpm's version segment comparison (``rpmvercmp`` in rpmio/rpmvercmp.c)."""
+    """rpm's version segment comparison: -1, 0 or 1."""
     if a == b:
         return 0
-    i = j = 0
-    while i < len(a) or j < len(b):
-        while i < len(a) and not a[i].isalnum() and a[i] not in "~^":
-            i += 1
-        while j < len(b) and not b[j].isalnum() and b[j] not in "~^":
-            j += 1
-        for mark in "~^":
-            ai, bj = i < len(a) and a[i] == mark, j < len(b) and b[j] == mark
-            if ai or bj:
-                if ai and bj:
-                    i, j = i + 1, j + 1
-                    break
-                if mark == "~":
-                    return -1 if ai else 1
-                if ai:
-                    return -1 if j < len(b) else 1
-                return 1 if i < len(a) else -1
-        else:
-            if not (i < len(a) and j < len(b)):
-                break
-            isnum = a[i].isdigit()
-            pat = re.compile(r"\d+" if isnum else r"[a-zA-Z]+")
-            ma, mb = pat.match(a, i), pat.match(b, j)
-            if mb is None:
-                return 1 if isnum else -1
-            sa, sb = ma.group(0) if ma else "", mb.group(0)
-            i, j = i + len(sa), j + len(sb)
-            if isnum:
-                sa, sb = sa.lstrip("0"), sb.lstrip("0")
-                if len(sa) != len(sb):
-                    return 1 if len(sa) > len(sb) else -1
-            if sa != sb:
-                return 1 if sa > sb else -1
-            continue
-    if i >= len(a) and j >= len(b):
-        return 0
-    return -1 if i >= len(a) else 1
+    sa, sb = _segments(a), _segments(b)
+    for x, y in zip(sa, sb):
+        result = _compare_segment(x, y)
+        if result:
+            return result
+    return _compare_tail(sa[len(sb):], sb[len(sa):])
+
+
+def _segments(text: str) -> list[str]:
+    return _SEGMENT.findall(text)
+
+
+def _compare_segment(x: str, y: str) -> int:
+    for special in ("~", "^"):
+        if x == special or y == special:
+            if x == y:
+                return 0
+            if special == "~":
+                return -1 if x == "~" else 1
+            return -1 if x == "^" else 1  # ^ against a real segment: the segment wins
+    if x.isdigit() and y.isdigit():
+        nx, ny = int(x), int(y)
+        return (nx > ny) - (nx < ny)
+    if x.isdigit() != y.isdigit():
+        return 1 if x.isdigit() else -1  # numeric segments are newer than alpha ones
+    return (x > y) - (x < y)
+
+
+def _compare_tail(rest_a: list[str], rest_b: list[str]) -> int:
+    # One side ran out: "~" on the longer side makes it older, "^" newer only vs. the end.
+    if rest_a:
+        return -1 if rest_a[0] == "~" else 1
+    if rest_b:
+        return 1 if rest_b[0] == "~" else -1
+    return 0
 
 
 def _pure_compare(a: EVR, b: EVR) -> int:
-    ea, eb = int(a[0] or 0), int(b[0] or 0)
-    if ea != eb:
-        return 1 if ea > eb else -1
-    c = rpmvercmp(a[1], b[1])
-    if c or a[2] is None or b[2] is None:
-        return c
-    return rpmvercmp(a[2], b[2])
+    if a.epoch != b.epoch:
+        return 1 if a.epoch > b.epoch else -1
+    result = rpmvercmp(a.version, b.version)
+    if result or a.release is None or b.release is None:
+        return result
+    return rpmvercmp(a.release, b.release)
 
 
-def compare(a: str, b: str) -> int:
-    """-1, 0 or 1 as EVR ``a`` sorts before, equal to or after ``b`` (a missing release in
-    either side is not compared, as rpm does for dependency ranges)."""
-    pa, pb = parse_evr(a), parse_evr(b)
-    if _rpm_compare is not None and pa[2] is not None and pb[2] is not None:
-        norm_a = (pa[0] or "0", pa[1], pa[2])
-        norm_b = (pb[0] or "0", pb[1], pb[2])
-        return _rpm_compare(norm_a, norm_b)
-    return _pure_compare(pa, pb)
+def _rpm_compare() -> Callable[[EVR, EVR], int] | None:
+    try:
+        import rpm  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+
+    def compare(a: EVR, b: EVR) -> int:
+        if a.epoch != b.epoch:
+            return 1 if a.epoch > b.epoch else -1
+        ra, rb = a.release, b.release
+        if ra is None or rb is None:
+            ra = rb = ""
+        return int(rpm.labelCompare((str(a.epoch), a.version, ra),
+                                    (str(b.epoch), b.version, rb)))
+
+    return compare
 
 
-_DEP = re.compile(r"^\s*(\S+)\s*(?:(<=|>=|=|<|>)\s*(\S+))?\s*$")
+_RPM_COMPARE = _rpm_compare()
+
+
+def compare_evr(a: EVR, b: EVR, *, pure: bool = False) -> int:
+    """-1, 0 or 1; a release missing on either side is not compared."""
+    if _RPM_COMPARE is not None and not pure:
+        return _RPM_COMPARE(a, b)
+    return _pure_compare(a, b)
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    op: str | None
+    evr: EVR | None
+
+    def __str__(self) -> str:
+        return self.name + (f" {self.op} {self.evr}" if self.op else "")
+
+
+def parse_dependency(text: str) -> Dependency:
+    """``name``, ``name OP [E:]V[-R]`` (rich dependencies keep the whole text as name)."""
+    parts = text.split()
+    if len(parts) == 3 and parts[1] in _OPS:
+        return Dependency(parts[0], parts[1], parse_evr(parts[2]))
+    return Dependency(text.strip(), None, None)
+
+
+def matches(dep: Dependency, name: str, evr: EVR) -> bool:
+    """Whether a package ``name`` at ``evr`` satisfies (or is obsoleted by) ``dep``."""
+    if dep.name != name:
+        return False
+    if dep.op is None or dep.evr is None:
+        return True
+    result = compare_evr(evr, dep.evr)
+    return {"<": result < 0, "<=": result <= 0, "=": result == 0,
+            ">=": result >= 0, ">": result > 0}[dep.op]
 
 
 def parse_dep(text: str) -> tuple[str, str | None, str | None]:
     """``"qemu-kvm-ev < 10:6.2.0-1"`` -> ("qemu-kvm-ev", "<", "10:6.2.0-1")."""
-    match = _DEP.match(text)
-    if not match:
-        return text.strip(), None, None
-    return match.group(1), match.group(2), match.group(3)
+    dep = parse_dependency(text)
+    raw = text.split()
+    return dep.name, dep.op, raw[2] if dep.op else None
 
 
 def range_covers(op: str | None, bound: str | None, evr: str) -> bool:
@@ -117,5 +159,4 @@ def range_covers(op: str | None, bound: str | None, evr: str) -> bool:
     """
     if op is None or bound is None:
         return True
-    c = compare(evr, bound)
-    return {"<": c < 0, "<=": c <= 0, "=": c == 0, ">=": c >= 0, ">": c > 0}[op]
+    return matches(Dependency("x", op, parse_evr(bound)), "x", parse_evr(evr))

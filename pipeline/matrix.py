@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Any
 
 from . import ledger
 from .model import (
-    ChangelogEntry, Cell, Cond, Flavor, KojiSettings, Matrix, MockSettings, OsRelease, Package,
-    Replacement, SourceFile, When,
+    Cell,
+    ChangelogEntry,
+    Cond,
+    Flavor,
+    KojiSettings,
+    Matrix,
+    MockSettings,
+    OsRelease,
+    Package,
+    Replacement,
+    SourceFile,
+    When,
 )
 from .overlay import load_layers
 from .schema import Origin, Reader, checked_str
@@ -100,7 +109,8 @@ def _mock(r: Reader) -> MockSettings:
                         chroot_setup=r.str("chroot_setup"))
 
 
-def _cells(oses: dict[str, OsRelease], flavors: dict[str, Flavor], origin: Origin) -> tuple[Cell, ...]:
+def _cells(oses: dict[str, OsRelease], flavors: dict[str, Flavor],
+           origin: Origin) -> tuple[Cell, ...]:
     cells: list[Cell] = []
     seen: set[str] = set()
     for os_ in oses.values():
@@ -151,7 +161,7 @@ def _package(name: str, r: Reader, tree: Path, oses: dict[str, OsRelease]) -> Pa
             whens.append(when_of(sub))
         features[str(fname)] = tuple(whens)
     pkg = Package(
-        name=name, version=r.str("version"), release=r.str("release"), epoch=r.int("epoch"),
+        name=name, version=r.str("version"), releases=_releases(r, oses), epoch=r.int("epoch"),
         template=template, summary=r.str("summary"), license=r.str("license"), url=r.str("url"),
         sources=_sources(r), buildrequires=_conds(r, "buildrequires"),
         requires=_conds(r, "requires"), configure=_conds(r, "configure"), features=features,
@@ -169,6 +179,18 @@ def _check_oses(pkg: Package, r: Reader, oses: dict[str, OsRelease]) -> None:
             for pattern in cond.when.os:
                 if not any(fnmatch.fnmatchcase(o, pattern) for o in oses):
                     raise r.error(f"{field_name}.{index}.os", f"{pattern!r} matches no OS")
+
+
+def _releases(r: Reader, oses: dict[str, OsRelease]) -> tuple[Cond[str], ...]:
+    """``release: "1"``, or a list of ``{value, os}`` (first match wins), covering every OS."""
+    raw = r.raw("release")
+    conds = (Cond(r.str("release")),) if not isinstance(raw, list) else _conds(r, "release")
+    version = r.str("version")
+    for os_id in oses:
+        if not any(c.when.matches(os=os_id, arch=None, flavor=None, version=version)
+                   for c in conds):
+            raise r.error("release", f"no release for OS {os_id!r}")
+    return conds
 
 
 def _sources(r: Reader) -> tuple[SourceFile, ...]:

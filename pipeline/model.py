@@ -167,7 +167,7 @@ class Patch:
 class Package:
     name: str
     version: str
-    release: str
+    releases: tuple[Cond[str], ...]  # the first that matches the OS wins
     epoch: int | None
     template: str
     summary: str
@@ -183,9 +183,12 @@ class Package:
     changelog: tuple[ChangelogEntry, ...]
     patches: tuple[Patch, ...] = field(default=())
 
-    @property
-    def evr(self) -> str:
-        return (f"{self.epoch}:" if self.epoch is not None else "") + f"{self.version}-{self.release}"
+    def release_for(self, os_id: str) -> str:
+        """The release (without %dist) on ``os_id``: the first entry whose OS matches."""
+        for cond in self.releases:
+            if cond.when.matches(os=os_id, arch=None, flavor=None, version=self.version):
+                return cond.value
+        raise KeyError(f"{self.name}: no release for {os_id}")
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,8 @@ def series_groups(matrix: Matrix, pkg: Package, cells: Sequence[Cell]
 
 
 def check_package(matrix: Matrix, pkg: Package, cells: Sequence[Cell], *, dirs: Sequence[Path],
-                  workdir: Path, cache: Path) -> tuple[list[PatchResult], dict[tuple[str, ...], Path]]:
+                  workdir: Path, cache: Path
+                  ) -> tuple[list[PatchResult], dict[tuple[str, ...], Path]]:
     """Apply every distinct series; the results and the patched tree of each series."""
     source = find_source(pkg, dirs, cache)
     patch_dir = Path(matrix.root, "patches", pkg.name)

@@ -41,7 +41,8 @@ class SpecUnit:
 
     @property
     def release(self) -> str:
-        return self.package.release + (self.flavor.release_suffix if self.flavor else "")
+        release = self.package.release_for(self.os.id)
+        return release + (self.flavor.release_suffix if self.flavor else "")
 
 
 def spec_path(matrix: Matrix, os_id: str, flavor: str | None, package: str) -> Path:
@@ -120,7 +121,8 @@ class _Helpers:
             bound = rep.bound or "%{?epoch:%{epoch}:}%{version}-%{release}"
             lines = [f"Obsoletes: {rep.old} < {bound}"]
             if rep.provide:
-                lines.append(f"Provides: {rep.old} = %{{?epoch:%{{epoch}}:}}%{{version}}-%{{release}}")
+                evr = "%{?epoch:%{epoch}:}%{version}-%{release}"
+                lines.append(f"Provides: {rep.old} = {evr}")
             blocks.append((arches, lines))
         return _blocks(_merge(blocks))
 
@@ -138,11 +140,16 @@ class _Helpers:
         entries = []
         for entry in self.pkg.changelog:
             body = "\n".join(f"- {line.replace('%', '%%')}" for line in entry.lines)
-            entries.append(f"* {entry.date} {entry.author} - {entry.evr}\n{body}")
+            # an entry without a release gets this spec's (it differs per OS)
+            evr = entry.evr if "-" in entry.evr else f"{entry.evr}-{self.unit.release}"
+            entries.append(f"* {entry.date} {entry.author} - {evr}\n{body}")
         return "\n\n".join(entries)
 
 
-def _merge(blocks: list[tuple[tuple[str, ...], list[str]]]) -> list[tuple[tuple[str, ...], list[str]]]:
+Blocks = list[tuple[tuple[str, ...], list[str]]]
+
+
+def _merge(blocks: Blocks) -> Blocks:
     """Join neighbouring blocks that share their arches."""
     out: list[tuple[tuple[str, ...], list[str]]] = []
     for arches, lines in blocks:
@@ -167,7 +174,8 @@ def _environment(tree: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(tree / "templates")),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-        trim_blocks=True, lstrip_blocks=True, autoescape=False,
+        trim_blocks=True, lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - spec files, not HTML
     )
 
 

@@ -7,13 +7,12 @@ OS's macros and ``%dist`` so the SRPM's name is the one the builders will produc
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import cmd, rpmspec, sources
 from .errors import PipelineError
+from .files import link_or_copy
 from .model import Cell, Matrix
 
 
@@ -25,21 +24,11 @@ def stage_sources(matrix: Matrix, package: str, sourcedir: Path, *, cache: Path,
     staged = []
     for src in pkg.sources:
         found = sources.fetch(src, cache=cache, local_dirs=list(local_dirs))
-        staged.append(_link(found, sourcedir / src.filename))
+        staged.append(link_or_copy(found, sourcedir / src.filename))
     for patch in pkg.patches:
-        staged.append(_link(Path(matrix.root, "patches", package, patch.file),
-                            sourcedir / patch.file))
+        staged.append(link_or_copy(Path(matrix.root, "patches", package, patch.file),
+                                   sourcedir / patch.file))
     return staged
-
-
-def _link(src: Path, dest: Path) -> Path:
-    if dest.exists():
-        dest.unlink()
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copy2(src, dest)
-    return dest
 
 
 def make_srpm(matrix: Matrix, cell: Cell, package: str, spec_text: str, topdir: Path, *,

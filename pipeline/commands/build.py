@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import buildplan
 from ..builders import BACKENDS, BackendOptions, make_builder
-from ..buildrun import RunOptions, Runner, entry
+from ..buildrun import Runner, RunOptions, entry
 from ..context import Context
 from ..errors import InputError
 from ..matrix import select

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for name in names:
         pkg = matrix.packages[name]
         try:
-            res, trees = patchcheck.check_package(matrix, pkg, cells, dirs=args.sources,
+            res, _trees = patchcheck.check_package(matrix, pkg, cells, dirs=args.sources,
                                                   workdir=workdir, cache=ctx.cache_dir / "sources")
         except ToolMissing as exc:
             missing.append(str(exc))

@@ -63,7 +63,8 @@ def test_patch_not_applied_in_prep_is_found(tree: Path, cli: Callable[..., CliRe
     text = spec.read_text()
     assert "%patch -P 2 -p1\n" in text
     spec.write_text(text.replace("%patch -P 2 -p1\n", ""))
-    result = cli("-C", str(tree), "validate", "--json", "--no-rpmlint", "--cells", "bclinux7-x86_64")
+    result = cli("-C", str(tree), "validate", "--json", "--no-rpmlint",
+                 "--cells", "bclinux7-x86_64")
     assert result.code == 1
     details = [f["detail"] for f in result.json()["findings"] if f["id"] == "patch-not-applied"]
     assert len(details) == 1 and details[0].startswith("0002-")

@@ -12,7 +12,7 @@ from pipeline import evr
 ])
 def test_rpmvercmp_matches_rpm(a: str, b: str, expected: int) -> None:
     assert evr.rpmvercmp(a, b) == expected
-    assert evr._pure_compare((None, a, "1"), (None, b, "1")) == expected
+    assert evr.compare_evr(evr.parse_evr(f"{a}-1"), evr.parse_evr(f"{b}-1"), pure=True) == expected
 
 
 def test_epochless_obsoletes_bound_misses_epoch_10() -> None:

@@ -42,8 +42,8 @@ def _line_of(tree: Path, needle: str) -> int:
 
 
 @pytest.mark.parametrize(("old", "new", "needle", "key", "words"), [
-    ("    release: \"1\"\n    epoch: 10", "    relase: \"1\"\n    epoch: 10", "relase:",
-     "packages.qemu.relase", "did you mean 'release'"),
+    ("    epoch: 10\n", "    epohc: 10\n", "epohc:",
+     "packages.qemu.epohc", "did you mean 'epoch'"),
     ("  - --enable-kvm", "  - \"--enable-kvm %(id)\"", "%(id)",
      "packages.qemu.configure.0", "shell or Lua"),
     ("  - --enable-kvm", "  - \"%{lua: os.execute('id')}\"", "%{lua:",
@@ -67,7 +67,7 @@ def test_bad_values_name_file_line_key(tree: Path, old: str, new: str, needle: s
 
 
 def test_duplicate_key_is_an_error(tree: Path) -> None:
-    _edit(tree, "    release: \"1\"\n    epoch: 10", "    release: \"1\"\n    release: \"2\"\n    epoch: 10")
+    _edit(tree, "    epoch: 10\n", "    epoch: 10\n    epoch: 11\n")
     with pytest.raises(InputError, match="duplicate key"):
         matrix.load(tree)
 
@@ -108,7 +108,7 @@ def test_profile_overlay_rules(tree: Path) -> None:
     assert [c.value for c in lvp.buildrequires] == ["gcc"]
     assert "python2" not in lvp.features
     assert lvp.url == "https://libvirt.org/"           # untouched keys stay
-    assert m.packages["qemu"].release == "7"
+    assert m.packages["qemu"].release_for("bclinux7") == "7"
     assert m.packages["qemu"].epoch == 10
 
 
@@ -117,6 +117,6 @@ def test_profile_errors_point_at_the_profile(tree: Path) -> None:
     profile.write_text("packages:\n  qemu:\n    epoch: ten\n")
     with pytest.raises(InputError) as err:
         matrix.load(tree, [profile])
-    assert str(err.value).endswith("p.yaml:3: packages.qemu.epoch: expected an integer, got a string") \
-        or ":3: packages.qemu.epoch: expected an integer" in str(err.value)
+    assert str(err.value).endswith(
+        "p.yaml:3: packages.qemu.epoch: expected an integer, got a string")
     assert "p.yaml" in str(err.value)

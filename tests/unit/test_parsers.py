@@ -27,8 +27,8 @@ def test_applied_patches_only_from_prep() -> None:
 
 
 def test_parse_packages() -> None:
-    line = ("qemu\t10\t6.2.0\t1.el7\tx86_64\tqemu-kvm-ev = 10:6.2.0-1.el7\x1fqemu = 10:6.2.0-1.el7\x1f"
-            "\t(none)\x1f\tqemu-kvm-ev < 10:6.2.0-1.el7\x1f\t\n")
+    line = ("qemu\t10\t6.2.0\t1.el7\tx86_64\tqemu-kvm-ev = 10:6.2.0-1.el7\x1f"
+            "qemu = 10:6.2.0-1.el7\x1f\t(none)\x1f\tqemu-kvm-ev < 10:6.2.0-1.el7\x1f\t\n")
     (pkg,) = rpmspec.parse_packages(line)
     assert pkg.nevra == "qemu-10:6.2.0-1.el7.x86_64"
     assert pkg.requires == () and pkg.obsoletes == ("qemu-kvm-ev < 10:6.2.0-1.el7",)

@@ -15,7 +15,8 @@ def test_rendering_is_deterministic_and_committed_specs_are_fresh(tree: Path) ->
     first, second = render.render_all(m), render.render_all(matrix.load(tree))
     assert first == second
     assert render.stale(tree, first) == []
-    assert set(first) >= {Path("specs/bclinux7/qemu.spec"), Path("specs/bclinux-euler/libvirt.spec")}
+    assert set(first) >= {Path("specs/bclinux7/qemu.spec"),
+                          Path("specs/bclinux-euler/libvirt.spec")}
 
 
 def test_arch_conditions_become_ifarch_blocks(tree: Path) -> None:
@@ -39,7 +40,8 @@ def test_flavor_gets_own_spec_only_when_content_differs(tree: Path) -> None:
     assert not any("hygon" in str(p) for p in texts)
     path = tree / "matrix.yaml"
     path.write_text(path.read_text().replace(
-        "      - --enable-kvm\n", "      - --enable-kvm\n      - {value: --enable-hygon-tuning, flavor: [hygon]}\n", 1))
+        "      - --enable-kvm\n",
+        "      - --enable-kvm\n      - {value: --enable-hygon-tuning, flavor: [hygon]}\n", 1))
     texts = render.render_all(matrix.load(tree))
     assert Path("specs/bclinux7/hygon/qemu.spec") in texts
     assert "--enable-hygon-tuning" in texts[Path("specs/bclinux7/hygon/qemu.spec")]

@@ -1,0 +1,219 @@
+"""Resolve a scenario's inputs into repos and manifests, building stand-ins where needed.
+
+Legacy set: stand-in RPMs built from ``legacy/<id>.yaml`` manifests, plus any real repos the
+scenario names (folders or URLs). New set: the binary packages the rendered specs build for
+the OS's x86_64 cell; each comes from a real RPM found in the result folders (``--repo DIR``,
+``.cache/results/<os>/repo``) when one exists and ``preflight`` is off, and from a stand-in
+synthesized from the spec otherwise. Stand-ins and repos are cached by content hash, so a
+re-run only pays for the sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import cmd, render
+from ..errors import InputError
+from ..model import Matrix
+from . import synth
+from .manifest import FileEntry, PackageManifest, load_manifest
+from .scenarios import Scenario
+
+#: capabilities an OS image provides that stand-ins may require (provides-only base package)
+HOST_PROVIDES = ("/bin/sh", "/usr/bin/sh", "/bin/bash", "rtld(GNU_HASH)", "bash", "coreutils",
+                 "glibc", "filesystem", "shadow-utils", "grep", "sed", "findutils", "systemd")
+HOST_BASE = "virt-pipeline-host-provides"
+OS_PROVIDES = "virt-pipeline-os-provides"
+_SEP = "\x1f"
+_QF = (f"%{{NAME}}\t%{{EPOCH}}\t%{{VERSION}}\t%{{RELEASE}}\t%{{ARCH}}\t[%{{OBSOLETENEVRS}}{_SEP}]"
+       f"\t[%{{PROVIDENEVRS}}{_SEP}]\t[%{{REQUIRENEVRS}}{_SEP}]\t[%{{FILENAMES}}{_SEP}]\n")
+
+
+@dataclass
+class NewSet:
+    packages: list[PackageManifest]  # what the new set contains (real headers or stand-ins)
+    rpms: list[Path]
+    sources: dict[str, str]  # name -> "real" | "stand-in"
+
+
+@dataclass
+class Prepared:
+    """Everything a sandbox run needs, resolved to folders and manifests."""
+
+    legacy: list[PackageManifest]
+    legacy_names: list[str]
+    new: NewSet
+    repos: dict[str, str]  # name -> folder/URL, in enable order
+    base_names: list[str] = field(default_factory=list)
+
+    @property
+    def legacy_repos(self) -> list[str]:
+        return [n for n in self.repos if n == "base" or n.startswith("legacy")]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    tree: Path
+    matrix: Matrix
+    cache: Path  # .cache/upgrade
+    result_repos: tuple[Path, ...] = ()  # folders holding real new RPMs
+    preflight: bool = False
+    base: str = "root"  # "root": busybox root base; "host": provides-only; "none"
+
+
+def prepare(scenario: Scenario, inputs: Inputs) -> Prepared:
+    legacy = load_legacy(scenario)
+    repos: dict[str, str] = {}
+    base_names: list[str] = []
+    base_rpms = [_os_provides(scenario, inputs)]
+    base_names = [OS_PROVIDES]
+    base_rpm = _base(inputs)
+    if base_rpm is not None:
+        base_rpms.append(base_rpm)
+        base_names.append(synth.BASE_NAME if inputs.base == "root" else HOST_BASE)
+    repos["base"] = str(repo_of(base_rpms, inputs.cache))
+    names = [p.name for p in legacy]
+    if legacy:
+        rpms = synth.build_rpms(legacy, inputs.cache / "rpms", workdir=inputs.cache / "build")
+        repos["legacy"] = str(repo_of(rpms, inputs.cache))
+    for index, location in enumerate(scenario.legacy_repos):
+        repos[f"legacy-{index + 1}"] = location
+        names += repo_names(location)
+    new = new_set(scenario, inputs)
+    repos["new"] = str(repo_of(new.rpms, inputs.cache))
+    for index, location in enumerate(scenario.new_repos):
+        repos[f"new-{index + 1}"] = location
+    return Prepared(legacy=legacy, legacy_names=sorted(set(names)), new=new, repos=repos,
+                    base_names=base_names)
+
+
+def load_legacy(scenario: Scenario) -> list[PackageManifest]:
+    out: list[PackageManifest] = []
+    for path in scenario.legacy_manifests:
+        legacy = load_manifest(path)
+        if legacy.os != scenario.os:
+            raise InputError(f"legacy set {legacy.id} is for {legacy.os}, the scenario "
+                             f"{scenario.id} for {scenario.os}", file=str(path))
+        out += legacy.packages
+    return out
+
+
+def _os_provides(scenario: Scenario, inputs: Inputs) -> Path:
+    """A stand-in for the OS repos: provides what the scenario declares the OS offers."""
+    pkg = PackageManifest(name=OS_PROVIDES, epoch=None, version="1", release="1",
+                          arch="noarch", summary=f"capabilities of the {scenario.os} repos",
+                          provides=scenario.os_provides)
+    return synth.build_rpms([pkg], inputs.cache / "rpms", workdir=inputs.cache / "build")[0]
+
+
+def _base(inputs: Inputs) -> Path | None:
+    if inputs.base == "root":
+        return synth.base_package(inputs.cache / "base", workdir=inputs.cache / "build")
+    if inputs.base == "host":
+        pkg = PackageManifest(name=HOST_BASE, epoch=None, version="1", release="1",
+                              arch="noarch", summary="capabilities of the OS image",
+                              provides=HOST_PROVIDES)
+        return synth.build_rpms([pkg], inputs.cache / "rpms", workdir=inputs.cache / "build")[0]
+    return None
+
+
+def new_set(scenario: Scenario, inputs: Inputs) -> NewSet:
+    """Real RPMs of the matrix's version where the results hold them, stand-ins otherwise.
+
+    A result RPM of another upstream version (a demo build of a newer binding, say) is not
+    this matrix's package: it is left out, and its source entry says so.
+    """
+    standins = spec_standins(scenario, inputs)
+    real = {} if inputs.preflight else real_rpms(inputs.result_repos)
+    headers = {p.name: p for p in read_headers([real[n] for n in sorted(real)])}
+    use = {p.name for p in standins if p.name in headers
+           and headers[p.name].version == p.version}
+    keep = [p for p in standins if p.name not in use]
+    rpms = synth.build_rpms(keep, inputs.cache / "rpms", workdir=inputs.cache / "build")
+    sources = {}
+    for pkg in standins:
+        other = headers.get(pkg.name)
+        sources[pkg.name] = "real" if pkg.name in use else "stand-in" if other is None else \
+            f"stand-in (ignored {other.nevra}: not version {pkg.version})"
+    chosen = [headers[n] for n in sorted(use)]
+    return NewSet(packages=keep + chosen, rpms=rpms + [real[n] for n in sorted(use)],
+                  sources=sources)
+
+
+def spec_standins(scenario: Scenario, inputs: Inputs) -> list[PackageManifest]:
+    """Stand-ins for every binary package the OS's x86_64 specs build."""
+    matrix = inputs.matrix
+    cell = matrix.cell(f"{scenario.os}-x86_64")
+    out: list[PackageManifest] = []
+    for name in scenario.new_packages or sorted(matrix.packages):
+        spec = render.spec_path(matrix, scenario.os, None, name)
+        out += synth.from_spec(inputs.tree, cell, spec)
+    return out
+
+
+def real_rpms(folders: Sequence[Path]) -> dict[str, Path]:
+    """name -> newest-looking x86_64/noarch binary RPM found in ``folders``."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*.rpm")):
+            if path.name.endswith(".src.rpm") or "debug" in path.name:
+                continue
+            done = cmd.run(["rpm", "-qp", "--nosignature", "--qf", "%{NAME} %{ARCH}", str(path)],
+                           check=False)
+            parts = done.stdout.split()
+            if len(parts) == 2 and parts[1] in ("x86_64", "noarch"):
+                found[parts[0]] = path
+    return found
+
+
+def read_headers(paths: Sequence[Path]) -> list[PackageManifest]:
+    """Manifests (NEVRA, dependencies, file paths) read from real RPM headers."""
+    if not paths:
+        return []
+    done = cmd.run(["rpm", "-qp", "--nosignature", "--qf", _QF, *map(str, paths)])
+    return parse_headers(done.stdout)
+
+
+def parse_headers(text: str) -> list[PackageManifest]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 9:
+            continue
+        name, epoch, version, release, arch, obs, prov, req, files = parts
+        out.append(PackageManifest(
+            name=name, epoch=None if epoch == "(none)" else int(epoch), version=version,
+            release=release, arch=arch, obsoletes=_split(obs), provides=_split(prov),
+            requires=_split(req), files=tuple(FileEntry(path=f) for f in _split(files))))
+    return out
+
+
+def _split(field_text: str) -> tuple[str, ...]:
+    return tuple(x for x in field_text.split(_SEP) if x and x != "(none)")
+
+
+def repo_names(location: str) -> list[str]:
+    """Names of the packages a legacy repo holds (folder: RPM headers; URL: repoquery)."""
+    if "://" not in location:
+        return sorted({p.name for p in read_headers(sorted(Path(location).rglob("*.rpm")))
+                       if p.arch != "src"})
+    done = cmd.run(["dnf", "repoquery", "-q", "--setopt=reposdir=/dev/null",
+                    f"--repofrompath=legacy,{location}", "--qf", "%{name}"])
+    return sorted(set(done.stdout.split()))
+
+
+def repo_of(rpms: Sequence[Path], cache: Path) -> Path:
+    """A repo of exactly ``rpms``, reused when the same files were made into one before."""
+    digest = hashlib.sha256()
+    for path in sorted(p.resolve() for p in rpms):
+        stat = path.stat()
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    repo = cache / "repos" / digest.hexdigest()[:16]
+    if (repo / "repodata" / "repomd.xml").is_file():
+        return repo
+    return synth.make_repo(rpms, repo)

@@ -1,0 +1,175 @@
+"""Run an upgrade scenario: prepare the repos, run the transaction in a sandbox, check it.
+
+The flow, per scenario: build (or reuse) the legacy stand-ins and the new set (real RPMs from
+the build results where they exist, stand-ins synthesized from the rendered specs otherwise,
+or only stand-ins with ``preflight``); run the pure pre-checks on the manifests; then, in a
+sandbox, install the legacy set, make the declared config edits, run the upgrade with both
+the legacy and new repos enabled (what a host's ``yum upgrade``/``dnf upgrade`` sees), observe
+the rpm database, the files and ``rpm -Va``, run the upgrade again, and check everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import shell_line
+from ..findings import Finding
+from ..sandboxes import create as create_sandbox
+from ..sandboxes.base import QF, Sandbox, SandboxConfig
+from . import checks
+from .checks import Observation, Step, Universe
+from .prepare import Prepared
+from .scenarios import Scenario
+
+
+@dataclass(frozen=True)
+class Options:
+    """How scenarios run."""
+
+    cache: Path  # .cache/upgrade: stand-in RPMs, repos, roots
+    sandbox: str = "installroot"
+    preflight: bool = False
+    keep: bool = False
+    image: str | None = None  # container sandboxes
+    base: bool = True  # install the root-base package first (installroot, test images)
+    package_manager: str = "dnf"
+    roots: Path | None = None  # where roots live (default: cache/roots); a tmpfs is faster
+
+
+def fast_roots(cache: Path) -> Path:
+    """A folder for throw-away roots: under /dev/shm when it is a writable tmpfs (rpm's
+    database writes are an order of magnitude faster there), else ``cache/roots``."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm / f"virt-pipeline-{os.getuid()}" / "roots"
+    return cache / "roots"
+
+
+@dataclass
+class ScenarioResult:
+    id: str
+    os: str
+    sandbox: str
+    preflight: bool
+    findings: list[Finding]
+    final_set: list[str]
+    sources: dict[str, str]  # new package name -> "real" | "stand-in"
+    log: str = ""
+
+    @property
+    def status(self) -> str:
+        return "failed" if any(f.level == "error" for f in self.findings) else "passed"
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "os": self.os, "sandbox": self.sandbox,
+                "preflight": self.preflight, "status": self.status,
+                "final_set": self.final_set, "sources": self.sources, "log": self.log,
+                "findings": [{"id": f.id, "level": f.level, "package": f.package,
+                              "detail": f.detail} for f in self.findings]}
+
+
+def run_scenario(scenario: Scenario, prepared: Prepared, options: Options) -> ScenarioResult:
+    """Pre-checks plus the sandbox run, as one result."""
+    findings = precheck(scenario, prepared)
+    parent = _mkdir(options.roots or options.cache / "roots")
+    workdir = Path(tempfile.mkdtemp(prefix=f"{scenario.id}-", dir=parent))
+    config = SandboxConfig(workdir=workdir, repos=prepared.repos,
+                           package_manager=options.package_manager, image=options.image,
+                           keep=options.keep)
+    with create_sandbox(options.sandbox, config) as sandbox:
+        obs = observe(sandbox, scenario, prepared)
+        location = sandbox.location
+    log = workdir / "commands.log"
+    kept = options.keep
+    if not kept:
+        log = _keep_log(log, options.cache / "logs" / f"{scenario.id}.log")
+        shutil.rmtree(workdir, ignore_errors=True)
+    legacy_names = {*prepared.legacy_names, *(p.name for p in prepared.legacy)}
+    universe = Universe(frozenset(legacy_names),
+                        frozenset(p.name for p in prepared.new.packages))
+    findings += checks.observed_findings(obs, scenario, universe, prepared.new.packages)
+    final = sorted(p.name for p in obs.after
+                   if universe.covers(p.name, scenario.expect.final_set))
+    return ScenarioResult(id=scenario.id, os=scenario.os, sandbox=options.sandbox,
+                          preflight=options.preflight, findings=_unique(findings),
+                          final_set=final, sources=dict(prepared.new.sources),
+                          log=str(log) + (f" (kept: {location})" if kept else ""))
+
+
+def run_precheck_only(scenario: Scenario, prepared: Prepared,
+                      options: Options) -> ScenarioResult:
+    """Only the pure checks (``--sandbox none``): no root, no package manager."""
+    return ScenarioResult(id=scenario.id, os=scenario.os, sandbox="none",
+                          preflight=options.preflight,
+                          findings=_unique(precheck(scenario, prepared)), final_set=[],
+                          sources=dict(prepared.new.sources))
+
+
+def precheck(scenario: Scenario, prepared: Prepared) -> list[Finding]:
+    """The pure checks on manifests: no sandbox, milliseconds."""
+    legacy_evrs = [(p.name, checks.manifest_evr(p)) for p in prepared.legacy]
+    found = checks.obsoletes_matching(prepared.new.packages, legacy_evrs, scenario)
+    found += checks.file_conflicts_static(prepared.legacy, prepared.new.packages, scenario)
+    return found
+
+
+def observe(sandbox: Sandbox, scenario: Scenario, prepared: Prepared) -> Observation:
+    """Install the legacy set, edit configs, upgrade, look, upgrade again, look again."""
+    legacy = _step(sandbox, ["install", *prepared.base_names, *prepared.legacy_names],
+                   repos=prepared.legacy_repos)
+    before = _installed(sandbox)
+    for edit in scenario.config_edits:
+        text = sandbox.read_file(edit.path)
+        if text is not None:
+            sandbox.write_file(edit.path, text + ("" if text.endswith("\n") else "\n")
+                               + edit.append + "\n")
+    upgrade = _step(sandbox, list(scenario.command), repos=list(prepared.repos))
+    after = _installed(sandbox)
+    done = sandbox.rpm(["-Va"])
+    obs = Observation(legacy_install=legacy, before=before, upgrade=upgrade, after=after,
+                      verify=Step(shell_line(done.argv), done.returncode, done.output))
+    for edit in scenario.config_edits:
+        obs.configs[edit.path] = sandbox.read_file(edit.path)
+        obs.rpmnew[edit.path] = sandbox.exists(edit.path + ".rpmnew")
+        obs.rpmsave[edit.path] = sandbox.exists(edit.path + ".rpmsave")
+    obs.again = _step(sandbox, list(scenario.command), repos=list(prepared.repos))
+    obs.after_again = _installed(sandbox)
+    return obs
+
+
+def _step(sandbox: Sandbox, args: list[str], *, repos: Sequence[str]) -> Step:
+    done = sandbox.package_manager(args, repos=repos)
+    return Step(shell_line(done.argv), done.returncode, done.output)
+
+
+def _installed(sandbox: Sandbox) -> list[checks.Installed]:
+    return checks.parse_rpm_qa(sandbox.rpm(["-qa", "--qf", QF]).stdout)
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str | None, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.id, f.package, f.detail)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _keep_log(log: Path, dest: Path) -> Path:
+    if not log.is_file():
+        return log
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(log, dest)
+    return dest
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

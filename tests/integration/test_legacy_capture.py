@@ -1,0 +1,83 @@
+"""`legacy capture`: stand-ins installed in a root and captured back equal the source."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from pipeline import cli, cmd
+from pipeline.upgrade import capture, synth
+from pipeline.upgrade.manifest import load_manifest
+
+pytestmark = pytest.mark.integration
+
+TREE = Path(__file__).resolve().parents[2]
+CACHE = TREE / ".cache" / "standins"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tools() -> None:
+    for tool in ("rpmbuild", "rpm", "busybox"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (make setup installs it)")
+
+
+def test_rpmdb_capture_equals_the_source_manifest(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    source = load_manifest(TREE / "legacy" / "el7-qemu-kvm-ev.yaml")
+    rpms = synth.build_rpms(source.packages, CACHE, workdir=tmp_path / "work")
+    base = synth.base_package(CACHE, workdir=tmp_path / "work")
+    root = tmp_path / "root"
+    cmd.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", "--nodeps",
+             "--force-debian", str(base), *map(str, rpms)])
+    # what rpm put on disk: modes, symlinks, scriptlets that ran
+    helper = root / "usr/libexec/qemu-bridge-helper"
+    assert stat.S_IMODE(helper.stat().st_mode) == 0o4755
+    assert os.readlink(root / "usr/share/qemu-kvm/bios.bin") == "../seabios/bios.bin"
+    assert "libvirt-daemon" in (root / "var/lib/standin/pre.log").read_text()
+    out = tmp_path / "captured.yaml"
+    code = cli.main(["-C", str(TREE), "legacy", "capture", "--rpmdb", str(root),
+                     "--id", source.id, "--os", source.os, "--description", source.description,
+                     "--packages", "qemu*", "libvirt*", "-o", str(out), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["packages"]) == len(source.packages)
+    captured = load_manifest(out)
+    assert captured.canonical() == source.canonical()
+    common = captured.package("qemu-kvm-common-ev")
+    assert {f.path for f in common.files if f.config} >= {"/etc/qemu-kvm/bridge.conf",
+                                                          "/etc/sasl2/qemu-kvm.conf"}
+
+
+def test_folder_capture_without_bindings_equals_source(tmp_path: Path) -> None:
+    source = load_manifest(TREE / "legacy" / "el7-base.yaml")
+    rpms = synth.build_rpms(source.packages, CACHE, workdir=tmp_path / "work")
+    got = capture.capture(rpms, set_id=source.id, os_id=source.os,
+                          description=source.description, use_bindings=False)
+    assert got.canonical() == source.canonical()
+
+
+def test_folder_capture_via_cli_guesses_id_and_os(tmp_path: Path) -> None:
+    source = load_manifest(TREE / "legacy" / "oe2203-stock.yaml")
+    rpms = synth.build_rpms(source.packages, CACHE, workdir=tmp_path / "work")
+    folder = tmp_path / "rpms"
+    folder.mkdir()
+    for rpm in rpms:
+        shutil.copy2(rpm, folder / rpm.name)
+    out = tmp_path / "oe-host.yaml"
+    assert cli.main(["-C", str(TREE), "legacy", "capture", "--rpms", str(folder),
+                     "-o", str(out)]) == 0
+    captured = load_manifest(out)
+    assert (captured.id, captured.os) == ("oe-host", "bclinux-euler")
+    assert captured.canonical().packages == source.canonical().packages
+
+
+def test_capture_errors(tmp_path: Path) -> None:
+    assert cli.main(["-C", str(TREE), "legacy", "capture", "--rpms", str(tmp_path),
+                     "-o", str(tmp_path / "x.yaml")]) == 2
+    assert not (tmp_path / "x.yaml").exists()

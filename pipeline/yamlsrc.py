@@ -38,7 +38,11 @@ class Source:
         return InputError(message, file=str(self.path), line=self.line(key), key=key)
 
 
-class _Loader(yaml.SafeLoader):
+#: libyaml's parser when PyYAML was built with it (several times faster), else pure Python
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
     pass
 
 
@@ -68,13 +72,16 @@ def load(path: Path, *, display: str | None = None) -> Source:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("file not found", file=str(shown)) from None
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()  # one parse: positions from the nodes, data built
+        data = loader.construct_document(node) if node is not None else None  # from them
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise InputError(f"invalid YAML: {exc.problem}", file=str(shown), line=line) from None
+    finally:
+        loader.dispose()
     lines: dict[str, int] = {}
     if node is not None:
         _walk(node, "", lines, shown)

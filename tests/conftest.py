@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-TREE_PARTS = ("matrix.yaml", "templates", "macros", "patches", "specs", "profiles",
-              "rpmlint.toml", "upgrades.yaml", "legacy")
+from tests.support.tree import ROOT, copy_tree
+
+__all__ = ["ROOT", "CliResult"]
 
 
 @dataclass
@@ -31,15 +30,7 @@ class CliResult:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A copy of the repository's packaging tree that a test may break."""
-    dest = tmp_path / "tree"
-    dest.mkdir()
-    for part in TREE_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part)
-        elif src.exists():
-            shutil.copy2(src, dest / part)
-    return dest
+    return copy_tree(tmp_path / "tree")
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ fails, like on a real builder, on anything the host lacks (environment.md).
 
 from __future__ import annotations
 
+import functools
 import shutil
-import subprocess
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +20,32 @@ from .. import cmd
 Probe = Callable[[], "str | None"]  # the version found, "" when unversioned, None if absent
 
 
+def _ask(argv: list[str]) -> cmd.Completed | None:
+    """Run a probe; None when its program is absent."""
+    if shutil.which(argv[0]) is None:
+        return None
+    return cmd.run(argv, check=False, timeout=60)
+
+
+@functools.cache
+def _python_facts(python: str) -> tuple[str, bool, frozenset[str]]:
+    """(version, has headers, importable modules of interest) of ``python``, in one call;
+    ("", False, {}) when it is absent. Probed once per process."""
+    code = ("import sysconfig,os,sys,importlib.util as u;"
+            "p=sysconfig.get_paths()['include'];"
+            "print(sys.version.split()[0]);print(os.path.exists(p+'/Python.h'));"
+            "print(' '.join(m for m in ('setuptools',) if u.find_spec(m)))")
+    done = _ask([python, "-c", code])
+    if done is None or done.returncode != 0:
+        return "", False, frozenset()
+    version, headers, modules = ([*done.stdout.splitlines(), "", "", ""])[:3]
+    return version, headers == "True", frozenset(modules.split())
+
+
 def _pkgconfig(module: str) -> Probe:
     def probe() -> str | None:
-        if shutil.which("pkg-config") is None:
-            return None
-        done = subprocess.run(["pkg-config", "--modversion", module], capture_output=True,
-                              text=True, check=False)
-        return done.stdout.strip() if done.returncode == 0 else None
+        done = _ask(["pkg-config", "--modversion", module])
+        return done.stdout.strip() if done and done.returncode == 0 else None
     return probe
 
 
@@ -36,28 +55,17 @@ def _exe(name: str) -> Probe:
 
 def _python_headers(python: str) -> Probe:
     def probe() -> str | None:
-        exe = shutil.which(python)
-        if exe is None:
-            return None
-        code = ("import sysconfig,os,sys;p=sysconfig.get_paths()['include'];"
-                "print(sys.version.split()[0] if os.path.exists(p+'/Python.h') else '')")
-        done = subprocess.run([exe, "-c", code], capture_output=True, text=True, check=False)
-        return done.stdout.strip() or None
+        version, headers, _ = _python_facts(python)
+        return version if headers else None
     return probe
 
 
 def _python_module(python: str, module: str) -> Probe:
-    def probe() -> str | None:
-        exe = shutil.which(python)
-        if exe is None:
-            return None
-        done = subprocess.run([exe, "-c", f"import {module}"], capture_output=True, check=False)
-        return "" if done.returncode == 0 else None
-    return probe
+    return lambda: "" if module in _python_facts(python)[2] else None
 
 
 #: RPM BuildRequires names and how this host provides them. Python 3 names of every OS map to
-#: the host's /usr/bin/python3 (the interpreter local builds use; see HOST_MACROS).
+#: the host's /usr/bin/python3 (the interpreter local builds use; see host_macros).
 PROBES: dict[str, Probe] = {
     "libvirt-devel": _pkgconfig("libvirt"),
     "gcc": _exe("gcc"),
@@ -85,12 +93,8 @@ def provides(names: list[str]) -> dict[str, str]:
 
 def host_macros() -> str:
     """Macros that point a local build at this host's Python 3 (not the target's)."""
-    version = sysconfig.get_python_version()
-    done = subprocess.run(["/usr/bin/python3", "-c",
-                           "import sys;print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, check=False)
-    if done.returncode == 0:
-        version = done.stdout.strip()
+    found = _python_facts("/usr/bin/python3")[0]
+    version = ".".join(found.split(".")[:2]) if found else sysconfig.get_python_version()
     return ("# written by virt-pipeline: local builds use this host's Python 3\n"
             f"%__python3 /usr/bin/python3\n%python3_version {version}\n")
 

@@ -120,3 +120,12 @@ def test_profile_errors_point_at_the_profile(tree: Path) -> None:
     assert str(err.value).endswith(
         "p.yaml:3: packages.qemu.epoch: expected an integer, got a string")
     assert "p.yaml" in str(err.value)
+
+
+def test_yaml_syntax_error_names_the_line(tree: Path) -> None:
+    path = tree / "matrix.yaml"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines, "broken: [a", "b: c"]) + "\n")
+    with pytest.raises(InputError, match=r"^matrix.yaml:\d+: invalid YAML") as err:
+        matrix.load(tree)
+    assert int(str(err.value).split(":")[1]) >= len(lines)

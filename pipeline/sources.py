@@ -68,7 +68,9 @@ def fetch(src: SourceFile, *, cache: Path, local_dirs: list[Path] = (),  # type:
     for url in (src.url, *src.mirrors):
         try:
             return _download(url, cache / src.filename, src, timeout)
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (urllib.error.URLError, OSError, TimeoutError, InputError) as exc:
+            # a copy whose sha256 differs is refused like an unreachable one; the next
+            # mirror may have the right file
             tried.append(f"{url}: {exc}")
             log.info("source %s: %s failed: %s", src.filename, url, exc)
     raise SourceUnavailable(src.filename, tried)

@@ -126,7 +126,8 @@ def _cells(oses: dict[str, OsRelease], flavors: dict[str, Flavor],
 
 
 def when_of(r: Reader) -> When:
-    return When(**{k: r.str_list(k) for k in _WHEN_KEYS})  # type: ignore[arg-type]
+    return When(os=r.str_list("os"), arch=r.str_list("arch"), flavor=r.str_list("flavor"),
+                version=r.str_list("version"))
 
 
 def _conds(r: Reader, name: str) -> tuple[Cond[str], ...]:

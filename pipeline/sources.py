@@ -14,6 +14,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import InputError, ToolMissing
@@ -48,7 +49,7 @@ def _verified(path: Path, src: SourceFile) -> bool:
     return True
 
 
-def locate(src: SourceFile, *, cache: Path, local_dirs: list[Path] = ()) -> Path | None:  # type: ignore[assignment]
+def locate(src: SourceFile, *, cache: Path, local_dirs: Sequence[Path] = ()) -> Path | None:
     """A verified local copy of ``src`` without any download, or None."""
     for folder in [*local_dirs, cache]:
         candidate = folder / src.filename
@@ -57,7 +58,7 @@ def locate(src: SourceFile, *, cache: Path, local_dirs: list[Path] = ()) -> Path
     return None
 
 
-def fetch(src: SourceFile, *, cache: Path, local_dirs: list[Path] = (),  # type: ignore[assignment]
+def fetch(src: SourceFile, *, cache: Path, local_dirs: Sequence[Path] = (),
           timeout: float = 60.0) -> Path:
     """A verified copy of ``src``, downloading it into ``cache`` when needed."""
     found = locate(src, cache=cache, local_dirs=list(local_dirs))

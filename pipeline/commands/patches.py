@@ -10,12 +10,14 @@ from typing import Any
 from .. import patchcheck, prepcheck
 from ..context import Context
 from ..errors import InputError, ToolMissing
-from ..findings import Finding, has_errors
+from ..findings import Finding, Level, has_errors
 from ..matrix import select
 from ..model import Cell, Matrix, Package
 
-STATUS_FINDING = {"fuzz": ("patch-fuzz", "error"), "fails": ("patch-fails", "error"),
-                  "not-tried": ("patch-not-tried", "warning")}
+STATUS_FINDING: dict[str, tuple[str, Level]] = {
+    "fuzz": ("patch-fuzz", "error"), "fails": ("patch-fails", "error"),
+    "not-tried": ("patch-not-tried", "warning"),
+}
 
 
 def add_parser(sub: Any) -> None:
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def _finding(result: patchcheck.PatchResult) -> Finding:
     fid, level = STATUS_FINDING[result.status]
-    return Finding(fid, level, ",".join(result.cells), result.package,  # type: ignore[arg-type]
+    return Finding(fid, level, ",".join(result.cells), result.package,
                    f"{result.patch}: {result.detail}")
 
 

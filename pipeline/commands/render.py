@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from .. import render
@@ -18,9 +19,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    texts = render.render_all(ctx.matrix())  # everything in memory first: all or nothing
+    matrix = ctx.matrix()
+    texts = render.render_all(matrix)  # everything in memory first: all or nothing
+    # with profiles, specs live in the profile's cache folder; the committed specs/ are the base's
+    root = Path(matrix.specs_dir).parent
     if args.check:
-        stale = render.stale(ctx.tree, texts)
+        stale = render.stale(root, texts)
         if args.json:
             ctx.emit_json({"stale": stale, "specs": [str(p) for p in texts]})
         for path in stale:
@@ -28,7 +32,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if not stale:
             ctx.say(f"render: {len(texts)} specs up to date")
         return 1 if stale else 0
-    changed = render.write(ctx.tree, texts)
+    changed = render.write(root, texts)
+    if root.resolve() != ctx.tree.resolve():
+        ctx.say(f"render: profile specs are in {root / 'specs'}")
     if args.json:
         ctx.emit_json({"written": changed, "specs": [str(p) for p in texts]})
     for path in changed:

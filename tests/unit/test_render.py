@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pipeline import matrix, render
 from pipeline.errors import InputError
+from tests.conftest import CliResult
 
 
 def test_rendering_is_deterministic_and_committed_specs_are_fresh(tree: Path) -> None:
@@ -70,3 +72,14 @@ def test_write_removes_orphans_and_reports_changes(tree: Path) -> None:
     changed = render.write(tree, texts)
     assert "specs/bclinux7/qemu.spec" in changed and not orphan.exists()
     assert render.stale(tree, texts) == []
+
+
+def test_render_with_a_profile_leaves_the_committed_specs_alone(
+        tree: Path, cli: Callable[..., CliResult]) -> None:
+    before = {p: p.read_text() for p in (tree / "specs").rglob("*.spec")}
+    result = cli("-C", str(tree), "--profile", str(tree / "profiles/demo.yaml"), "render")
+    assert result.code == 0
+    assert {p: p.read_text() for p in (tree / "specs").rglob("*.spec")} == before
+    cache = tree / ".cache" / "profile-specs"
+    rendered = list(cache.glob("*/specs/bclinux7/libvirt-python.spec"))
+    assert len(rendered) == 1 and "Version: 9.0.0" in rendered[0].read_text()

@@ -1,10 +1,10 @@
 """``virt-pipeline validate``: every rendered spec, as rpm sees it for each cell, checked.
 
 Each check is a small function returning findings with stable ids (README "Findings"):
-spec-missing, spec-parse-failed, patch-file-missing, patch-not-applied, patch-not-in-series,
-source-missing, replacement-target-missing, obsoletes-missing, obsoletes-misses-legacy,
-obsoletes-new-package, obsoletes-own-requirement, nvr-content-mismatch, rpmlint-error,
-rpmlint-warning.
+spec-missing, spec-parse-failed, macro-undefined, patch-file-missing, patch-not-applied,
+patch-not-in-series, patch-order, source-missing, replacement-target-missing, obsoletes-missing,
+obsoletes-misses-legacy, obsoletes-new-package, obsoletes-own-requirement, nvr-content-mismatch,
+rpmlint-error, rpmlint-warning.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def validate(matrix: Matrix, cells: tuple[Cell, ...], *, rpmlint: bool = True) -
         findings += problems
         if view is not None:
             views.append(view)
-            findings += check_patches(tree, view) + check_sources(view)
+            findings += check_patches(tree, view) + check_sources(view) + check_macros(view)
             findings += check_replacements(view) + check_obsoletes_sanity(view)
     findings += check_nvr_collisions(views)
     if rpmlint:
@@ -92,6 +92,19 @@ def check_patches(tree: Path, view: CellSpec) -> list[Finding]:
         out.append(Finding("patch-order", "error", cell.id, pkg.name,
                            "%prep applies the series in another order than the ledger"))
     return out
+
+
+_LEFT_MACRO = re.compile(r"%\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def check_macros(view: CellSpec) -> list[Finding]:
+    """A macro left unexpanded is one the build root will not define either: the spec must
+    need nothing beyond the build root's macros (macros/<os>.macros mirrors them) and %dist."""
+    names = sorted({m for line in view.expanded.splitlines() if not line.startswith("#")
+                    for m in _LEFT_MACRO.findall(line)})
+    return [Finding("macro-undefined", "error", view.cell.id, view.package.name,
+                    f"%{{{name}}} stays unexpanded: the target build root does not define it")
+            for name in names]
 
 
 def check_sources(view: CellSpec) -> list[Finding]:

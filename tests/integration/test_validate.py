@@ -121,3 +121,14 @@ def test_diff_between_oses_as_rpm_sees_it(tree: Path, cli: Callable[..., CliResu
     assert "python2-libvirt" in aspects["subpackages"]["only_a"]
     assert "python36-libvirt" in aspects["subpackages"]["only_a"]
     assert "python3-libvirt" in aspects["subpackages"]["only_b"]
+
+
+def test_macro_the_build_root_lacks_is_found(tree: Path, cli: Callable[..., CliResult]) -> None:
+    macros = tree / "macros" / "bclinux-euler.macros"
+    macros.write_text(macros.read_text().replace("%python3_pkgversion 3\n", ""))
+    result = cli("-C", str(tree), "validate", "--json", "--no-rpmlint", "--cells",
+                 "bclinux-euler-x86_64")
+    assert result.code == 1
+    found = [f for f in result.json()["findings"] if f["id"] == "macro-undefined"]
+    assert [(f["package"], f["detail"].split()[0]) for f in found] == [
+        ("libvirt-python", "%{python3_pkgversion}")]

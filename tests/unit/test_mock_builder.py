@@ -156,6 +156,6 @@ def test_config_pins_the_os_macros(matrix: Matrix, tmp_path: Path) -> None:
         matrix.cell("bclinux7-x86_64"))
     opts = mockloader.expand_all(mockloader.load_config(CORE / "44.2", str(path)))
     assert opts["macros"]["%dist"] == ".el7"
-    assert opts["macros"]["%bclinux"] == "7"
-    assert opts["macros"]["%devtoolset_version"] == "9"
+    assert opts["macros"]["%rhel"] == "7"
+    assert opts["macros"]["%python3_pkgversion"] == "36"
     assert opts["macros"]["%vendor"] == "BC-Linux"

@@ -31,7 +31,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="virt-pipeline", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="virt-pipeline",
+        description="One source of qemu, libvirt and libvirt-python: render the specs per OS, "
+                    "validate them with rpm, build them, and verify upgrades from legacy "
+                    "packages.",
+        epilog="exit codes: 0 ok, 1 checks found problems, 2 bad input or usage, "
+               "3 a required tool or service is missing")
     parser.add_argument("-C", dest="tree", default=".", metavar="TREE",
                         help="packaging tree holding matrix.yaml (default: .)")
     parser.add_argument("--profile", action="append", default=[], metavar="FILE",

@@ -7,7 +7,14 @@ restore, carries ``i8042.extended-state=false`` (and pc-i440fx-6.2 keeps ``true`
 chardev in server mode survives its client going away and coming back; and, rebuilt WITHOUT the
 fix patch, the same test aborts QEMU (so the test can fail), after which the fix is reapplied.
 
+With ``--legacy-qemu BINARY`` (a qemu-kvm-ev 2.12 x86_64 build), every BC-Linux 7 machine type
+both builds offer is also started paused in the legacy QEMU, saved to a file and loaded into the
+patched 6.2 (``legacy-load:<machine>``), and the other way round
+(``legacy-reverse-load:<machine>``, what a live-migration rollback needs); without it these checks
+are reported as skipped.
+
     python -m pipeline.qemu_selftest --tree DIR --series FILE... --workdir DIR [--json] [--keep]
+        [--legacy-qemu BINARY]
 
 Short commands go through ``pipeline.cmd.run``; the QEMU guests under test are long-running
 processes driven over QMP, so they are started here with ``subprocess.Popen`` (argv lists, own
@@ -45,6 +52,13 @@ RHEL7_MACHINES: tuple[str, ...] = (
 )
 #: Upstream machine type that must keep the 6.1+ PS/2 state (extended-state=true).
 CURRENT_MACHINE = "pc-i440fx-6.2"
+#: Name of the single result that stands for the legacy checks when they are skipped.
+LEGACY_SKIPPED = "legacy-migration"
+#: Run state of a guest started with ``-S`` and never continued.  The stream's last section
+#: (``globalstate``) carries it, so a destination that loaded everything reports it too, while
+#: one that stopped reading early (a misparsed section can look like the end of the stream)
+#: falls back to ``paused``.
+SAVED_RUNSTATE = "prelaunch"
 #: A file name part that identifies the server-mode reconnect fix in the series.
 FIX_PATCH_MARK = "never-arm-reconnect"
 REQUIRED_TOOLS: tuple[str, ...] = ("gcc", "ninja", "meson", "patch", "python3")
@@ -65,6 +79,7 @@ class SelftestResult:
     name: str
     passed: bool
     detail: str
+    skipped: bool = False  # not run (counts as passed); printed as SKIP
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -131,9 +146,33 @@ def series_stamp(series: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+def format_result(result: SelftestResult) -> str:
+    """``PASS name``, ``FAIL name: detail`` or ``SKIP name: detail``."""
+    if result.skipped:
+        return f"SKIP {result.name}: {result.detail}"
+    return f"PASS {result.name}" if result.passed else f"FAIL {result.name}: {result.detail}"
+
+
 def format_results(results: Sequence[SelftestResult]) -> list[str]:
-    """One ``PASS name`` / ``FAIL name: detail`` line per result."""
-    return [f"PASS {r.name}" if r.passed else f"FAIL {r.name}: {r.detail}" for r in results]
+    """One line per result (see :func:`format_result`)."""
+    return [format_result(r) for r in results]
+
+
+def common_machines(ours: dict[str, str], legacy: dict[str, str]) -> list[str]:
+    """The BC-Linux 7 machine types both parsed ``-machine help`` outputs list, in order."""
+    return [m for m in RHEL7_MACHINES if m in ours and m in legacy]
+
+
+def incoming_loaded(status: dict[str, Any]) -> bool:
+    """Whether ``query-status`` shows the source's run state, received with the last section."""
+    return status.get("status") == SAVED_RUNSTATE and not status.get("running")
+
+
+def failure_detail(what: str, exc: Exception, stderr_tail: str) -> str:
+    """``what: exc; stderr`` without repeating a stderr tail the exception already quotes."""
+    text = str(exc)
+    return f"{what}: {text}" if stderr_tail and stderr_tail in text else \
+        f"{what}: {text}; {stderr_tail}"
 
 
 def exit_code(results: Sequence[SelftestResult]) -> int:
@@ -493,6 +532,112 @@ def check_machine(build: QemuBuild, scratch: Path, machine: str) -> list[Selftes
     return results
 
 
+# --------------------------------------------------------------------------- legacy QEMU
+
+
+@dataclass(frozen=True)
+class Side:
+    """One QEMU of a cross-version test: a label for messages and its binary."""
+
+    label: str
+    binary: Path
+
+
+def save_paused(side: Side, firmware: Path, scratch: Path, name: str, machine: str,
+                state: Path) -> str:
+    """Start ``machine`` paused in ``side`` and save it to ``state``; '' or what failed."""
+    state.unlink(missing_ok=True)
+    with qemu_process(side.binary, firmware, scratch, name,
+                      ["-S", "-machine", machine]) as qemu:
+        try:
+            qmp = qemu.connect()
+            qmp.execute("migrate", uri=f"exec:cat > {state}")
+            migrated = wait_migration(qmp)
+            qmp.close()
+        except (OSError, RuntimeError, ValueError) as exc:
+            return failure_detail(f"save in {side.label}", exc, qemu.stderr_tail())
+    if migrated != "completed":
+        return f"save in {side.label}: migrate to file: {migrated}; {qemu.stderr_tail()}"
+    return ""
+
+
+def wait_incoming(qmp: QmpClient, *, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll ``query-status`` until the guest leaves ``inmigrate``.
+
+    2.12 answers ``query-migrate`` on the destination with nothing, so the run state is the
+    signal both versions give; a failed load makes either QEMU exit.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = qmp.execute("query-status")
+        if status.get("status") != "inmigrate" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
+def load_paused(side: Side, firmware: Path, scratch: Path, name: str, machine: str,
+                state: Path) -> tuple[bool, str]:
+    """Load ``state`` into ``side`` started paused with ``-incoming``; (loaded, detail)."""
+    args = ["-S", "-machine", machine, "-incoming", f"exec:cat {state}"]
+    with qemu_process(side.binary, firmware, scratch, name, args) as qemu:
+        try:
+            qmp = qemu.connect()
+            status = wait_incoming(qmp)
+            qmp.close()
+        except (OSError, RuntimeError, ValueError) as exc:
+            time.sleep(0.2)  # let the error text reach the log
+            return False, failure_detail(f"load in {side.label}", exc, qemu.stderr_tail())
+        alive = qemu.proc.poll() is None
+        tail = qemu.stderr_tail()
+    loaded = alive and incoming_loaded(status)
+    return loaded, (f"load in {side.label}: query-status {status} ({SAVED_RUNSTATE} "
+                    f"expected), process alive: {alive}; {tail}")
+
+
+def cross_load(source: Side, target: Side, firmware: Path, scratch: Path, name: str,
+               machine: str) -> SelftestResult:
+    """Save a paused ``machine`` guest in ``source`` and load it in ``target``."""
+    state = scratch / f"{name}-{machine}.state"
+    failed = save_paused(source, firmware, scratch, f"{name}-src-{machine}", machine, state)
+    if failed:
+        return SelftestResult(f"{name}:{machine}", False, failed)
+    loaded, detail = load_paused(target, firmware, scratch, f"{name}-dst-{machine}", machine,
+                                 state)
+    state.unlink(missing_ok=True)
+    return SelftestResult(f"{name}:{machine}", loaded, detail)
+
+
+def legacy_machines(build: QemuBuild, legacy: Path) -> tuple[list[str], SelftestResult]:
+    """The machine types to test and a result saying which ones both builds offer."""
+    name = "legacy-machines-common"
+    try:
+        ours = parse_machine_help(run([os.fspath(build.binary), "-machine", "help"],
+                                      timeout=60).stdout)
+        theirs = parse_machine_help(run([os.fspath(legacy), "-machine", "help"],
+                                        timeout=60).stdout)
+    except CommandFailed as exc:
+        return [], SelftestResult(name, False, f"-machine help: exit {exc.returncode}")
+    common = common_machines(ours, theirs)
+    missing = [m for m in RHEL7_MACHINES if m not in common]
+    return common, SelftestResult(name, bool(common),
+                                  f"{len(common)} in both; not in both: {missing or 'none'}")
+
+
+def check_legacy(build: QemuBuild, scratch: Path, legacy: Path | None) -> list[SelftestResult]:
+    """2.12 -> 6.2 and 6.2 -> 2.12 save/load per common machine type (same firmware dir)."""
+    if legacy is None:
+        return [SelftestResult(LEGACY_SKIPPED, True, "no --legacy-qemu given: migration from "
+                               "and to qemu-kvm-ev 2.12 not tested", skipped=True)]
+    machines, listed = legacy_machines(build, legacy)
+    results = [listed]
+    old, new = Side("2.12", legacy), Side("6.2", build.binary)
+    for machine in machines:
+        results.append(cross_load(old, new, build.firmware, scratch, "legacy-load", machine))
+        results.append(cross_load(new, old, build.firmware, scratch, "legacy-reverse-load",
+                                  machine))
+    return results
+
+
 def check_rbd_compiled(build: QemuBuild) -> SelftestResult:
     objects = sorted(build.build.glob("**/block_rbd.c.o"))
     found = os.fspath(objects[0].relative_to(build.build)) if objects else "none"
@@ -583,10 +728,16 @@ def without_fix(build: QemuBuild, scratch: Path, fix: Path,
     return [*results, reapplied]
 
 
-def run_selftest(tree: Path, series: list[Path], workdir: Path, *,
-                 keep: bool = False) -> list[SelftestResult]:
-    """Apply ``series`` to a copy of ``tree`` in ``workdir``, build it and run every check."""
+def run_selftest(tree: Path, series: list[Path], workdir: Path, *, keep: bool = False,
+                 legacy_qemu: Path | None = None) -> list[SelftestResult]:
+    """Apply ``series`` to a copy of ``tree`` in ``workdir``, build it and run every check.
+
+    ``legacy_qemu`` (a qemu-kvm-ev 2.12 binary) adds the cross-version save/load checks.
+    """
     check_tools()
+    if legacy_qemu is not None and not (legacy_qemu.is_file()
+                                        and os.access(legacy_qemu, os.X_OK)):
+        raise InputError("--legacy-qemu: not an executable file", file=str(legacy_qemu))
     if workdir.resolve().is_relative_to(tree.resolve()):
         raise InputError("the workdir must not be inside the pristine tree", file=str(workdir))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -601,18 +752,19 @@ def run_selftest(tree: Path, series: list[Path], workdir: Path, *,
         return results
     scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
     try:
-        results += run_checks(build, scratch, series, workdir)
+        results += run_checks(build, scratch, series, workdir, legacy_qemu)
     finally:
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
     return results
 
 
-def run_checks(build: QemuBuild, scratch: Path, series: Sequence[Path],
-               workdir: Path) -> list[SelftestResult]:
+def run_checks(build: QemuBuild, scratch: Path, series: Sequence[Path], workdir: Path,
+               legacy_qemu: Path | None = None) -> list[SelftestResult]:
     results = [check_rbd_compiled(build), *check_machine_help(build)]
     for machine in (*RHEL7_MACHINES, CURRENT_MACHINE):
         results += check_machine(build, scratch, machine)
+    results += check_legacy(build, scratch, legacy_qemu)
     results.append(check_reconnect_survives(build, scratch))
     fix = find_fix_patch(series)
     if fix is None:
@@ -637,6 +789,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep guest logs, sockets and saved states")
+    parser.add_argument("--legacy-qemu", type=Path, metavar="BINARY",
+                        help="qemu-kvm-ev 2.12 qemu-system-x86_64 (or /usr/libexec/qemu-kvm): "
+                             "also save guests there and load them in 6.2, and back")
     return parser.parse_args(argv)
 
 
@@ -644,8 +799,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         results = run_selftest(args.tree.resolve(), [p.resolve() for p in args.series],
-                               args.workdir.resolve(), keep=args.keep)
-    except ToolMissing as exc:
+                               args.workdir.resolve(), keep=args.keep,
+                               legacy_qemu=args.legacy_qemu.resolve() if args.legacy_qemu
+                               else None)
+    except (ToolMissing, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     if args.json:

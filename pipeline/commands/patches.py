@@ -33,6 +33,9 @@ def add_parser(sub: Any) -> None:
     check.add_argument("--workdir", type=Path, help="scratch folder (default .cache/patches)")
     check.add_argument("--python2", type=Path, help="a Python 2.7 interpreter "
                        "(default .venv/python2.7/bin/python2.7 or $VP_PYTHON2)")
+    check.add_argument("--legacy-qemu", type=Path, metavar="BINARY",
+                       help="a qemu-kvm-ev 2.12 x86_64 QEMU: the QEMU self-test also saves "
+                            "guests there and loads them in 6.2, and back (default: skipped)")
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(func=run)
 
@@ -77,7 +80,8 @@ def _finding(result: patchcheck.PatchResult) -> Finding:
 def _post_checks(ctx: Context, matrix: Matrix, pkg: Package, cells: tuple[Cell, ...],
                  args: argparse.Namespace, workdir: Path, notes: list[str]) -> list[Finding]:
     if pkg.name == "qemu":
-        return _qemu_selftest(matrix, pkg, args.sources, workdir, notes)
+        legacy = args.legacy_qemu.resolve() if args.legacy_qemu else None
+        return _qemu_selftest(matrix, pkg, args.sources, workdir, notes, legacy_qemu=legacy)
     if pkg.name != "libvirt-python":
         return []
     findings: list[Finding] = []
@@ -102,7 +106,7 @@ def _post_checks(ctx: Context, matrix: Matrix, pkg: Package, cells: tuple[Cell, 
 
 
 def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path,
-                   notes: list[str]) -> list[Finding]:
+                   notes: list[str], *, legacy_qemu: Path | None = None) -> list[Finding]:
     from .. import qemu_selftest
 
     tree = next((c for d in dirs for c in (d / f"qemu-{pkg.version}", d)
@@ -112,7 +116,8 @@ def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path
                         "--sources does not point at an unpacked QEMU "
                         f"{pkg.version} tree: the QEMU self-test did not run")]
     series = [Path(matrix.root, "patches", pkg.name, p.file) for p in pkg.patches]
-    results = qemu_selftest.run_selftest(tree, series, workdir / "qemu-selftest")
+    results = qemu_selftest.run_selftest(tree, series, workdir / "qemu-selftest",
+                                         legacy_qemu=legacy_qemu)
     notes += [f"qemu selftest: {line}" for line in qemu_selftest.format_results(results)]
     return [Finding("qemu-selftest-failed", "error", None, pkg.name, f"{r.name}: {r.detail}")
             for r in results if not r.passed]

@@ -163,3 +163,78 @@ def test_main_exits_3_when_a_build_tool_is_missing(
     assert code == 3
     assert "required tool not found: gcc" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+# Shape of `qemu-system-x86_64 -machine help` from qemu-kvm-ev 2.12 (trimmed).
+LEGACY_MACHINE_HELP = """\
+Supported machines are:
+pc                   RHEL 7.6.0 PC (i440FX + PIIX, 1996) (alias of pc-i440fx-rhel7.6.0)
+pc-i440fx-rhel7.6.0  RHEL 7.6.0 PC (i440FX + PIIX, 1996) (default)
+pc-i440fx-rhel7.0.0  RHEL 7.0.0 PC (i440FX + PIIX, 1996)
+rhel6.6.0            RHEL 6.6.0 PC
+q35                  RHEL-7.6.0 PC (Q35 + ICH9, 2009) (alias of pc-q35-rhel7.6.0)
+pc-q35-rhel7.6.0     RHEL-7.6.0 PC (Q35 + ICH9, 2009)
+pc-q35-rhel7.3.0     RHEL-7.3.0 PC (Q35 + ICH9, 2009)
+none                 empty machine
+"""
+
+
+def test_common_machines_are_rhel7_types_listed_by_both_in_order() -> None:
+    ours = st.parse_machine_help(MACHINE_HELP)
+    legacy = st.parse_machine_help(LEGACY_MACHINE_HELP)
+    assert st.default_machine(legacy) == "pc-i440fx-rhel7.6.0"
+    # pc-q35-rhel7.6.0 is only in the legacy list, rhel6.6.0 and none are no RHEL 7 types
+    assert st.common_machines(ours, legacy) == [
+        "pc-i440fx-rhel7.0.0", "pc-i440fx-rhel7.6.0", "pc-q35-rhel7.3.0"]
+    assert st.common_machines(ours, {}) == []
+
+
+def test_incoming_loaded_wants_the_saved_prelaunch_state() -> None:
+    assert st.incoming_loaded({"status": "prelaunch", "running": False})
+    # no globalstate section was read: the loader stopped before the end of the stream
+    assert not st.incoming_loaded({"status": "paused", "running": False})
+    assert not st.incoming_loaded({"status": "inmigrate", "running": False})
+    assert not st.incoming_loaded({"status": "running", "running": True})
+    assert not st.incoming_loaded({})
+
+
+def test_skipped_result_prints_skip_and_does_not_fail() -> None:
+    ok = st.SelftestResult("legacy-load:pc-i440fx-rhel7.6.0", True, "loaded")
+    skip = st.SelftestResult("legacy-migration", True, "no --legacy-qemu given", skipped=True)
+    assert st.format_results([ok, skip]) == [
+        "PASS legacy-load:pc-i440fx-rhel7.6.0",
+        "SKIP legacy-migration: no --legacy-qemu given",
+    ]
+    assert st.exit_code([ok, skip]) == 0
+
+
+def test_check_legacy_without_a_binary_is_one_skipped_line(tmp_path: Path) -> None:
+    build = st.QemuBuild(tmp_path / "src", tmp_path / "build", tmp_path / "logs")
+    results = st.check_legacy(build, tmp_path, None)
+    assert [(r.name, r.passed, r.skipped) for r in results] == [
+        (st.LEGACY_SKIPPED, True, True)]
+    assert not (tmp_path / "build").exists()  # nothing was started
+
+
+def test_main_rejects_a_legacy_qemu_that_is_not_executable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    patch = tmp_path / "0001.patch"
+    patch.write_text("")
+    legacy = tmp_path / "qemu-kvm"
+    legacy.write_text("")  # not executable
+    code = st.main(["--tree", str(tmp_path / "tree"), "--series", str(patch),
+                    "--workdir", str(tmp_path / "work"), "--legacy-qemu", str(legacy)])
+    assert code == 2
+    assert "--legacy-qemu: not an executable file" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
+
+
+def test_failure_detail_quotes_stderr_once() -> None:
+    tail = "qemu: Configuration section missing"
+    exc = RuntimeError(f"QEMU exited 1: {tail}")
+    assert st.failure_detail("load in 2.12", exc, tail) == (
+        "load in 2.12: QEMU exited 1: qemu: Configuration section missing")
+    assert st.failure_detail("save in 6.2", OSError("refused"), tail) == (
+        "save in 6.2: refused; qemu: Configuration section missing")

@@ -21,6 +21,11 @@ def spec_texts(matrix: Matrix) -> dict[Path, str]:
     return render.render_all(matrix)
 
 
+def flavor_specs(texts: dict[Path, str]) -> set[tuple[str, str, str]]:
+    """(os, flavor, package) of every flavor with its own spec (specs/<os>/<flavor>/<pkg>)."""
+    return {(p.parts[1], p.parts[2], p.stem) for p in texts if len(p.parts) == 4}
+
+
 def unit_spec_key(unit: BuildUnit) -> Path:
     parts = [unit.os_id] + ([unit.flavor] if unit.flavor else [])
     return Path("specs", *parts, f"{unit.package}.spec")
@@ -63,8 +68,7 @@ def make_plan(matrix: Matrix, cells: tuple[Cell, ...], packages: list[str], buil
               ) -> tuple[list[Step], dict[str, str]]:
     """The steps, and the spec text of each unit."""
     texts = spec_texts(matrix)
-    flavor_specs = {(p.parts[1], p.parts[2], p.stem) for p in texts if len(p.parts) == 4}
-    units = planner.units(matrix, cells, packages, flavor_specs)
+    units = planner.units(matrix, cells, packages, flavor_specs(texts))
     unit_texts = {u.key: texts[unit_spec_key(u)] for u in units}
     inputs = {u.key: inputs_of(matrix, u, unit_texts[u.key], builder) for u in units}
     buildable = {u.key: builder.buildable_arches(probe_job(matrix, u)) for u in units}

@@ -33,12 +33,6 @@ class InputError(PipelineError):
         return f"{where}{key}{self.reason}"
 
 
-class ChecksFailed(PipelineError):
-    """Checks ran and found problems (exit 1)."""
-
-    exit_code = 1
-
-
 class ToolMissing(PipelineError):
     """A required external tool or service is missing (exit 3)."""
 

@@ -39,9 +39,6 @@ class When:
         return self.matches(os=cell.os.id, arch=cell.arch, flavor=cell.flavor_name,
                             version=version)
 
-    def is_always(self) -> bool:
-        return not (self.os or self.arch or self.flavor or self.version)
-
 
 def _any(patterns: Sequence[str], value: str) -> bool:
     return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)

@@ -100,14 +100,22 @@ def apply_series(tree: Path, series: Sequence[Path]) -> list[tuple[str, str, str
     return out
 
 
-def find_source(pkg: Package, dirs: Sequence[Path], cache: Path) -> Path:
-    """The pristine source: an unpacked tree ``NAME-VERSION`` (or a tree that says it is that
-    version) in ``dirs``, else the verified tarball from ``dirs``/cache/download."""
-    stem = f"{pkg.name}-{pkg.version}"
+def find_tree(pkg: Package, dirs: Sequence[Path]) -> Path | None:
+    """An unpacked source tree ``NAME-VERSION`` in ``dirs``, or a ``dirs`` folder that says it
+    is that version (VERSION or PKG-INFO), or None."""
     for folder in dirs:
-        for candidate in (folder / stem, folder):
+        for candidate in (folder / f"{pkg.name}-{pkg.version}", folder):
             if candidate.is_dir() and _tree_version(candidate) == pkg.version:
                 return candidate
+    return None
+
+
+def find_source(pkg: Package, dirs: Sequence[Path], cache: Path) -> Path:
+    """The pristine source: an unpacked tree (:func:`find_tree`), else the verified tarball
+    from ``dirs``/cache/download."""
+    tree = find_tree(pkg, dirs)
+    if tree is not None:
+        return tree
     return sources.fetch(pkg.sources[0], cache=cache, local_dirs=list(dirs))
 
 

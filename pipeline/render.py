@@ -133,8 +133,7 @@ class _Helpers:
         return "\n".join(f"Patch{p.number:04d}: {p.file}" for p, _ in self.series())
 
     def apply_patches(self) -> str:
-        return _blocks(_merge([(a, [f"%patch -P {p.number} -p1"]) for p, a in self.series()]),
-                       keep_order=True)
+        return _blocks(_merge([(a, [f"%patch -P {p.number} -p1"]) for p, a in self.series()]))
 
     def changelog(self) -> str:
         entries = []
@@ -160,7 +159,7 @@ def _merge(blocks: Blocks) -> Blocks:
     return out
 
 
-def _blocks(groups: list[tuple[tuple[str, ...], list[str]]], keep_order: bool = False) -> str:
+def _blocks(groups: Blocks) -> str:
     lines: list[str] = []
     for arches, vals in groups:
         if arches == ("*",):

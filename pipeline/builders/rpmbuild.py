@@ -164,10 +164,6 @@ def _tail(output: str, lines: int = 25) -> str:
     return "\n".join(output.rstrip().splitlines()[-lines:])
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def from_options(options: object) -> RpmbuildBuilder:
     workdir = Path(getattr(options, "workdir", Path(".cache")))
     return RpmbuildBuilder(skip_deps=bool(getattr(options, "skip_deps", False)),

@@ -109,8 +109,7 @@ def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path
                    notes: list[str], *, legacy_qemu: Path | None = None) -> list[Finding]:
     from .. import qemu_selftest
 
-    tree = next((c for d in dirs for c in (d / f"qemu-{pkg.version}", d)
-                 if c.is_dir() and patchcheck._tree_version(c) == pkg.version), None)
+    tree = patchcheck.find_tree(pkg, dirs)
     if tree is None:
         return [Finding("qemu-selftest-skipped", "warning", None, pkg.name,
                         "--sources does not point at an unpacked QEMU "

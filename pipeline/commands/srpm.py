@@ -32,10 +32,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if unknown or not cells:
         raise InputError(f"unknown package {unknown[0]!r}" if unknown else "no cell matches")
     texts = buildplan.spec_texts(matrix)
-    flavor_specs = {(p.parts[1], p.parts[2], p.stem) for p in texts if len(p.parts) == 4}
     outdir = args.outdir or ctx.cache_dir / "srpms"
     made = []
-    for unit in planner.units(matrix, cells, packages, flavor_specs):
+    for unit in planner.units(matrix, cells, packages, buildplan.flavor_specs(texts)):
         topdir = ctx.cache_dir / "srpm-work" / unit.key
         path = srpm.make_srpm(matrix, matrix.cell(unit.cells[0]), unit.package,
                               texts[buildplan.unit_spec_key(unit)], topdir,

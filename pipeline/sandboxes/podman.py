@@ -11,7 +11,6 @@ ulimits at or under the host's hard limits: a private containers.conf passed thr
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -130,10 +129,3 @@ class Docker(Podman):
 
     kind = "docker"
     engine = "docker"
-
-
-def image_exists(engine: str, ref: str) -> bool:
-    """Whether ``ref`` is present locally (no pull is ever attempted)."""
-    env = {"CONTAINERS_CONF": os.devnull} if engine == "podman" else None
-    done = cmd.run([engine, "image", "inspect", ref], env=env, check=False)
-    return done.returncode == 0

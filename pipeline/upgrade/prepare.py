@@ -19,7 +19,8 @@ from .. import cmd, render
 from ..errors import InputError
 from ..model import Matrix
 from . import synth
-from .manifest import FileEntry, PackageManifest, load_manifest
+from .capture import from_rpm_headers
+from .manifest import PackageManifest, load_manifest
 from .scenarios import Scenario
 
 #: capabilities an OS image provides that stand-ins may require (provides-only base package)
@@ -27,9 +28,6 @@ HOST_PROVIDES = ("/bin/sh", "/usr/bin/sh", "/bin/bash", "rtld(GNU_HASH)", "bash"
                  "glibc", "filesystem", "shadow-utils", "grep", "sed", "findutils", "systemd")
 HOST_BASE = "virt-pipeline-host-provides"
 OS_PROVIDES = "virt-pipeline-os-provides"
-_SEP = "\x1f"
-_QF = (f"%{{NAME}}\t%{{EPOCH}}\t%{{VERSION}}\t%{{RELEASE}}\t%{{ARCH}}\t[%{{OBSOLETENEVRS}}{_SEP}]"
-       f"\t[%{{PROVIDENEVRS}}{_SEP}]\t[%{{REQUIRENEVRS}}{_SEP}]\t[%{{FILENAMES}}{_SEP}]\n")
 
 
 @dataclass
@@ -172,29 +170,8 @@ def real_rpms(folders: Sequence[Path]) -> dict[str, Path]:
 
 
 def read_headers(paths: Sequence[Path]) -> list[PackageManifest]:
-    """Manifests (NEVRA, dependencies, file paths) read from real RPM headers."""
-    if not paths:
-        return []
-    done = cmd.run(["rpm", "-qp", "--nosignature", "--qf", _QF, *map(str, paths)])
-    return parse_headers(done.stdout)
-
-
-def parse_headers(text: str) -> list[PackageManifest]:
-    out = []
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if len(parts) != 9:
-            continue
-        name, epoch, version, release, arch, obs, prov, req, files = parts
-        out.append(PackageManifest(
-            name=name, epoch=None if epoch == "(none)" else int(epoch), version=version,
-            release=release, arch=arch, obsoletes=_split(obs), provides=_split(prov),
-            requires=_split(req), files=tuple(FileEntry(path=f) for f in _split(files))))
-    return out
-
-
-def _split(field_text: str) -> tuple[str, ...]:
-    return tuple(x for x in field_text.split(_SEP) if x and x != "(none)")
+    """Manifests read from real RPM headers (the reader ``legacy capture`` uses)."""
+    return from_rpm_headers(list(paths)) if paths else []
 
 
 def repo_names(location: str) -> list[str]:

@@ -14,11 +14,11 @@ import io
 import json
 from pathlib import Path
 
-from pipeline import buildplan
-from pipeline.builders import BackendOptions, make_builder
+from pipeline.builds import plan as buildplan
+from pipeline.builds.builders import BackendOptions, make_builder
+from pipeline.builds.results import ResultStore
 from pipeline.cli import main as cli_main
 from pipeline.context import Context
-from pipeline.results import ResultStore
 
 from .common import timed, tree_copy
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pipeline.builders.koji import KojiBuilder  # noqa: E402
+from pipeline.builds.builders.koji import KojiBuilder  # noqa: E402
 from tests.support.kojihub import KojiHub, setup_virt_hub, write_profile  # noqa: E402
 
 

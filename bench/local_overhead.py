@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pipeline.builders import hostdeps
+from pipeline.builds.builders import hostdeps
 from pipeline.cli import main as cli_main
 
 from .common import ROOT, timed, tree_copy

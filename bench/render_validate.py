@@ -11,7 +11,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipeline import cmd, matrix, render, validate
+from pipeline.core import cmd
+from pipeline.matrix import load as matrix
+from pipeline.specs import render, validate
 
 from .common import timed, tree_copy
 

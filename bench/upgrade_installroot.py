@@ -20,10 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline import (
-    cmd,
-    matrix,
-)
+from pipeline.core import cmd
+from pipeline.matrix import load as matrix
 from pipeline.upgrade import prepare, scenarios
 from pipeline.upgrade.verify import Options, fast_roots, run_scenario
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 from contextlib import redirect_stdout
 
-from pipeline import matrix
 from pipeline.cli import main as cli_main
+from pipeline.matrix import load as matrix
 from pipeline.upgrade import scenarios
 
 from .common import timed, tree_copy

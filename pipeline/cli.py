@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .context import Context
-from .errors import PipelineError
+from pipeline import __version__
+from pipeline.context import Context
+from pipeline.core.errors import PipelineError
 
 #: command modules, in help order
 COMMANDS = ("targets", "render", "validate", "diff", "patches", "srpm", "build",

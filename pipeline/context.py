@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import matrix as matrix_mod
-from . import render
-from .model import Matrix
+from pipeline.matrix import load as matrix_mod
+from pipeline.matrix.model import Matrix
+from pipeline.specs import render
 
 
 @dataclass

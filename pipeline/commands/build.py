@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import buildplan
-from ..builders import BACKENDS, BackendOptions, make_builder
-from ..buildrun import Runner, RunOptions, entry
-from ..context import Context
-from ..errors import InputError
-from ..matrix import select
-from ..progress import ProgressBoard
-from ..results import ResultStore
+from pipeline.builds import plan as buildplan
+from pipeline.builds.builders import BACKENDS, BackendOptions, make_builder
+from pipeline.builds.progress import ProgressBoard
+from pipeline.builds.results import ResultStore
+from pipeline.builds.run import Runner, RunOptions, entry
+from pipeline.context import Context
+from pipeline.core.errors import InputError
+from pipeline.matrix.load import select
 
 
 def add_parser(sub: Any) -> None:

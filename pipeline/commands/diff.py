@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import celldiff
-from ..context import Context
-from ..errors import InputError
+from pipeline.context import Context
+from pipeline.core.errors import InputError
+from pipeline.specs import celldiff
 
 
 def add_parser(sub: Any) -> None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..context import Context
-from ..errors import InputError
-from ..upgrade import capture as capture_mod
-from ..upgrade.manifest import LegacySet, dump_manifest, load_manifest
+from pipeline.context import Context
+from pipeline.core.errors import InputError
+from pipeline.upgrade import capture as capture_mod
+from pipeline.upgrade.manifest import LegacySet, dump_manifest, load_manifest
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

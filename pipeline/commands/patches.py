@@ -7,12 +7,12 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from .. import patchcheck, prepcheck
-from ..context import Context
-from ..errors import InputError, ToolMissing
-from ..findings import Finding, Level, has_errors
-from ..matrix import select
-from ..model import Cell, Matrix, Package
+from pipeline.context import Context
+from pipeline.core.errors import InputError, ToolMissing
+from pipeline.core.findings import Finding, Level, has_errors
+from pipeline.matrix.load import select
+from pipeline.matrix.model import Cell, Matrix, Package
+from pipeline.patches import patchcheck, prepcheck
 
 STATUS_FINDING: dict[str, tuple[str, Level]] = {
     "fuzz": ("patch-fuzz", "error"), "fails": ("patch-fails", "error"),
@@ -107,7 +107,7 @@ def _post_checks(ctx: Context, matrix: Matrix, pkg: Package, cells: tuple[Cell, 
 
 def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path,
                    notes: list[str], *, legacy_qemu: Path | None = None) -> list[Finding]:
-    from .. import qemu_selftest
+    from pipeline.patches import qemu_selftest
 
     tree = patchcheck.find_tree(pkg, dirs)
     if tree is None:

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .. import render
-from ..context import Context
+from pipeline.context import Context
+from pipeline.specs import render
 
 
 def add_parser(sub: Any) -> None:

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .. import buildplan, planner, srpm
-from ..context import Context
-from ..errors import InputError
-from ..matrix import select
+from pipeline.builds import plan as buildplan
+from pipeline.builds import planner
+from pipeline.context import Context
+from pipeline.core.errors import InputError
+from pipeline.matrix.load import select
+from pipeline.specs import srpm
 
 
 def add_parser(sub: Any) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..context import Context
-from ..matrix import select
-from ..model import Cell
+from pipeline.context import Context
+from pipeline.matrix.load import select
+from pipeline.matrix.model import Cell
 
 
 def add_parser(sub: Any) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import validate
-from ..context import Context
-from ..findings import has_errors
-from ..matrix import select
+from pipeline.context import Context
+from pipeline.core.findings import has_errors
+from pipeline.matrix.load import select
+from pipeline.specs import validate
 
 
 def add_parser(sub: Any) -> None:

@@ -13,13 +13,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..context import Context
-from ..errors import InputError
-from ..sandboxes import CONTAINER_KINDS, SANDBOXES
-from ..upgrade import junit, scenarios
-from ..upgrade.checks import CHECKS, checks_run
-from ..upgrade.prepare import Inputs, prepare
-from ..upgrade.verify import (
+from pipeline.context import Context
+from pipeline.core.errors import InputError
+from pipeline.upgrade import junit, scenarios
+from pipeline.upgrade.checks import CHECKS, checks_run
+from pipeline.upgrade.prepare import Inputs, prepare
+from pipeline.upgrade.sandboxes import CONTAINER_KINDS, SANDBOXES
+from pipeline.upgrade.verify import (
     Options,
     ScenarioResult,
     fast_roots,

@@ -1,6 +1,9 @@
-"""Upgrade paths: legacy package sets (manifests, stand-in RPMs, capture) and their checks.
+"""Stage 5, upgrade verification: legacy packages first, then the new ones, judged.
 
-``manifest`` (legacy/<id>.yaml), ``synth`` (stand-in RPMs, the root base package, repos, new-set
-stand-ins from rendered specs) and ``capture`` (manifests from an rpm database or RPM files) make
-the packages; ``scenarios``, ``checks`` and ``verify`` run and judge the upgrades.
+In: ``upgrades.yaml`` scenarios, legacy manifests (``legacy/*.yaml``), the new packages (built
+RPMs from the builds stage, or stand-ins synthesised from the rendered specs). Out: findings
+per scenario and check, as JSON and JUnit. ``manifest``/``capture`` describe and record legacy
+sets; ``synth`` makes stand-in RPMs and repositories; ``prepare`` gathers a scenario's inputs;
+``checks`` judges an observed transaction; ``verify`` runs it in a sandbox from ``sandboxes/``
+(an isolated root, podman or docker).
 """

@@ -20,9 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
-from .. import cmd
-from ..errors import InputError
-from .manifest import SCRIPTLETS, FileEntry, LegacySet, PackageManifest, self_dependency
+from pipeline.core import cmd
+from pipeline.core.errors import InputError
+from pipeline.upgrade.manifest import (
+    SCRIPTLETS,
+    FileEntry,
+    LegacySet,
+    PackageManifest,
+    self_dependency,
+)
 
 RPMSENSE_INTERP = 1 << 8
 RPMSENSE_RPMLIB = 1 << 24

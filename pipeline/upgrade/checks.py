@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..evr import EVR, compare_evr, matches, parse_dependency
-from ..findings import Finding
-from .manifest import PackageManifest
-from .scenarios import Scenario
+from pipeline.core.evr import EVR, compare_evr, matches, parse_dependency
+from pipeline.core.findings import Finding
+from pipeline.upgrade.manifest import PackageManifest
+from pipeline.upgrade.scenarios import Scenario
 
 #: check id -> what it proves (one JUnit testcase per scenario and check)
 CHECKS: dict[str, str] = {

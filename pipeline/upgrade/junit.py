@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from ..findings import Finding
-from .checks import PRECHECKS
+from pipeline.core.findings import Finding
+from pipeline.upgrade.checks import PRECHECKS
 
 
 class _Result(Protocol):

@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
-from .. import yamlsrc
-from ..schema import Origin, Reader
+from pipeline.core import yamlsrc
+from pipeline.core.schema import Origin, Reader
 
 KINDS = ("file", "dir", "symlink")
 SCRIPTLETS = ("pre", "post", "preun", "postun", "posttrans", "pretrans")

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import cmd, render
-from ..errors import InputError
-from ..model import Matrix
-from . import synth
-from .capture import from_rpm_headers
-from .manifest import PackageManifest, load_manifest
-from .scenarios import Scenario
+from pipeline.core import cmd
+from pipeline.core.errors import InputError
+from pipeline.matrix.model import Matrix
+from pipeline.specs import render
+from pipeline.upgrade import synth
+from pipeline.upgrade.capture import from_rpm_headers
+from pipeline.upgrade.manifest import PackageManifest, load_manifest
+from pipeline.upgrade.scenarios import Scenario
 
 #: capabilities an OS image provides that stand-ins may require (provides-only base package)
 HOST_PROVIDES = ("/bin/sh", "/usr/bin/sh", "/bin/bash", "rtld(GNU_HASH)", "bash", "coreutils",

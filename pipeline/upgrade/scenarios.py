@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import yamlsrc
-from ..errors import InputError
-from ..schema import Origin, Reader
+from pipeline.core import yamlsrc
+from pipeline.core.errors import InputError
+from pipeline.core.schema import Origin, Reader
 
 FILE_NAME = "upgrades.yaml"
 _TOP = ("schema", "images", "os_provides", "scenarios")

@@ -31,12 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .. import cmd, rpmspec
-from ..errors import PipelineError
-from ..files import link_or_copy
-from ..model import Cell
-from .capture import from_rpm_headers
-from .manifest import FileEntry, PackageManifest, self_dependency
+from pipeline.core import cmd
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import link_or_copy
+from pipeline.matrix.model import Cell
+from pipeline.specs import rpmspec
+from pipeline.upgrade.capture import from_rpm_headers
+from pipeline.upgrade.manifest import FileEntry, PackageManifest, self_dependency
 
 __all__ = ["base_package", "build_rpms", "from_rpm_headers", "from_spec", "make_repo"]
 

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import shell_line
-from ..findings import Finding
-from ..sandboxes import create as create_sandbox
-from ..sandboxes.base import QF, Sandbox, SandboxConfig
-from . import checks
-from .checks import Observation, Step, Universe
-from .prepare import Prepared
-from .scenarios import Scenario
+from pipeline.core.errors import shell_line
+from pipeline.core.findings import Finding
+from pipeline.upgrade import checks
+from pipeline.upgrade.checks import Observation, Step, Universe
+from pipeline.upgrade.prepare import Prepared
+from pipeline.upgrade.sandboxes import create as create_sandbox
+from pipeline.upgrade.sandboxes.base import QF, Sandbox, SandboxConfig
+from pipeline.upgrade.scenarios import Scenario
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.builders.base import BuildJob, BuildOutcome
-from pipeline.cmd import run
-from pipeline.errors import ToolMissing
-from pipeline.kojiwatch import Backoff
+from pipeline.builds.builders.base import BuildJob, BuildOutcome
+from pipeline.builds.builders.kojiwatch import Backoff
+from pipeline.core.cmd import run
+from pipeline.core.errors import ToolMissing
 
 koji = pytest.importorskip("koji")
-from pipeline.builders.koji import KojiBuilder  # noqa: E402
+from pipeline.builds.builders.koji import KojiBuilder  # noqa: E402
 from tests.support.kojihub import KojiHub, setup_virt_hub, write_profile  # noqa: E402
 from tests.support.kojisim import HubConfig  # noqa: E402
 
@@ -386,7 +386,7 @@ def test_scratch_cannot_wait_for_an_untagged_dependency(env: Env,
 
 
 def test_watch_stops_on_unknown_task_and_on_persistent_call_faults(env: Env) -> None:
-    from pipeline.kojiwatch import WatchError
+    from pipeline.builds.builders.kojiwatch import WatchError
 
     builder = env.builder()
     session = builder.connect()

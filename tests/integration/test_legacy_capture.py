@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cli, cmd
+from pipeline import cli
+from pipeline.core import cmd
 from pipeline.upgrade import capture, synth
 from pipeline.upgrade.manifest import load_manifest
 

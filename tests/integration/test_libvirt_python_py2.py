@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ledger, matrix, py2compat, sources
-from pipeline.cmd import run
-from pipeline.errors import ToolMissing
+from pipeline.core.cmd import run
+from pipeline.core.errors import ToolMissing
+from pipeline.matrix import ledger
+from pipeline.matrix import load as matrix
+from pipeline.patches import py2compat
+from pipeline.specs import sources
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import matrix as matrix_mod
-from pipeline.builders.base import BuildJob, BuildOutcome
-from pipeline.builders.mock import MockBuilder
-from pipeline.model import Matrix
+from pipeline.builds.builders.base import BuildJob, BuildOutcome
+from pipeline.builds.builders.mock import MockBuilder
+from pipeline.matrix import load as matrix_mod
+from pipeline.matrix.model import Matrix
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import prepcheck
+from pipeline.patches import prepcheck
 from tests.conftest import ROOT, CliResult
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cmd
+from pipeline.core import cmd
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 IMAGE = "localhost/vp-upgrade-test:bookworm-1"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cmd, matrix
+from pipeline.core import cmd
+from pipeline.matrix import load as matrix
 from pipeline.upgrade import synth
 from pipeline.upgrade.manifest import FileEntry, PackageManifest, load_manifest
 

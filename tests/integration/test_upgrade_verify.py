@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cmd, matrix
-from pipeline.model import Matrix
+from pipeline.core import cmd
+from pipeline.matrix import load as matrix
+from pipeline.matrix.model import Matrix
 from pipeline.upgrade import prepare as prep
 from pipeline.upgrade import scenarios, synth
 from pipeline.upgrade.manifest import FileEntry, PackageManifest

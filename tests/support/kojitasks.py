@@ -18,7 +18,7 @@ from typing import Any
 
 import koji
 
-from pipeline.cmd import run
+from pipeline.core.cmd import run
 
 from .kojisim import BS, TS, Build, HubSim, Repo, Task, fault_exception, vercmp
 

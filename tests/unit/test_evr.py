@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import evr
+from pipeline.core import evr
 
 
 @pytest.mark.parametrize(("a", "b", "expected"), [

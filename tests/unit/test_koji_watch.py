@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.kojiwatch import (
+from pipeline.builds.builders.kojiwatch import (
     TASK_STATE_NAMES,
     Answer,
     Backoff,
@@ -181,7 +181,7 @@ class FakeSession:
 ])
 def test_login_method_selection(tmp_path: Path, opts: dict[str, Any], user: str | None,
                                 expected: str | None) -> None:
-    from pipeline.builders.koji import KojiBuilder
+    from pipeline.builds.builders.koji import KojiBuilder
 
     if opts.get("cert") == "CERTFILE":
         cert = tmp_path / "client.crt"
@@ -199,7 +199,7 @@ def test_login_method_selection(tmp_path: Path, opts: dict[str, Any], user: str 
 
 def test_profile_is_read_from_the_given_config_file(tmp_path: Path) -> None:
     pytest.importorskip("koji")
-    from pipeline.builders.koji import KojiBuilder
+    from pipeline.builds.builders.koji import KojiBuilder
 
     cfg = tmp_path / "koji.conf"
     cfg.write_text("[p]\nserver = http://hub.example/kojihub\n", encoding="utf-8")
@@ -211,8 +211,8 @@ def test_profile_is_read_from_the_given_config_file(tmp_path: Path) -> None:
 def test_missing_koji_library_is_tool_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from pipeline.builders.koji import KojiBuilder
-    from pipeline.errors import ToolMissing
+    from pipeline.builds.builders.koji import KojiBuilder
+    from pipeline.core.errors import ToolMissing
 
     monkeypatch.setitem(sys.modules, "koji", None)      # makes `import koji` fail
     with pytest.raises(ToolMissing, match="koji") as err:

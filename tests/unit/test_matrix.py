@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import matrix
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
+from pipeline.matrix import load as matrix
 
 CELLS = ["bclinux7-x86_64", "bclinux7-aarch64", "bclinux7-hygon", "bclinux-euler-x86_64",
          "bclinux-euler-aarch64", "bclinux-euler-hygon"]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import matrix as matrix_mod
-from pipeline.builders import mock as mockmod
-from pipeline.builders.base import BuildJob
-from pipeline.builders.mock import MockBuilder
-from pipeline.errors import ToolMissing
-from pipeline.model import Matrix
+from pipeline.builds.builders import mock as mockmod
+from pipeline.builds.builders.base import BuildJob
+from pipeline.builds.builders.mock import MockBuilder
+from pipeline.core.errors import ToolMissing
+from pipeline.matrix import load as matrix_mod
+from pipeline.matrix.model import Matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "tests" / "data" / "mock-core-configs"

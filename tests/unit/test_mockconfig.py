@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pipeline import matrix as matrix_mod
-from pipeline import mockconfig
-from pipeline.errors import InputError
-from pipeline.model import Cell, Matrix
+from pipeline.builds.builders import mockconfig
+from pipeline.core.errors import InputError
+from pipeline.matrix import load as matrix_mod
+from pipeline.matrix.model import Cell, Matrix
 from tests.support import mockloader
 
 ROOT = Path(__file__).resolve().parents[2]

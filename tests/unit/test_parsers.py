@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import patchcheck, rpmspec, validate
+from pipeline.patches import patchcheck
+from pipeline.specs import rpmspec, validate
 
 RPMSPEC_P = """\
 Name: t

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import matrix, planner
-from pipeline.planner import UnitInputs
+from pipeline.builds import planner
+from pipeline.builds.planner import UnitInputs
+from pipeline.matrix import load as matrix
 
 
 def _inputs(units: list[planner.BuildUnit], **changes: str) -> dict[str, UnitInputs]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import py2compat
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.patches import py2compat
 
 API_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <api name='libvirt'>

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import qemu_selftest as st
+from pipeline.patches import qemu_selftest as st
 
 MACHINE_HELP = """\
 Supported machines are:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import matrix, render
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
+from pipeline.matrix import load as matrix
+from pipeline.specs import render
 from tests.conftest import CliResult
 
 

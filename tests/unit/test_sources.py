@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import sources
-from pipeline.errors import InputError
-from pipeline.model import SourceFile
+from pipeline.core.errors import InputError
+from pipeline.matrix.model import SourceFile
+from pipeline.specs import sources
 
 
 def _file(path: Path, data: bytes) -> str:

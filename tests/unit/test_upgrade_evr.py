@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.evr import EVR, compare_evr, matches, parse_dependency, parse_evr, rpmvercmp
+from pipeline.core.evr import EVR, compare_evr, matches, parse_dependency, parse_evr, rpmvercmp
 
 CASES = [
     ("1.0", "1.0", 0), ("1.0", "2.0", -1), ("2.0.1", "2.0", 1), ("2.0.1a", "2.0.1", 1),

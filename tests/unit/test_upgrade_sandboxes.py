@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from pipeline import cmd
-from pipeline.cmd import Completed
-from pipeline.errors import InputError
-from pipeline.sandboxes import SANDBOXES, SandboxConfig, create
-from pipeline.sandboxes.base import repo_file
-from pipeline.sandboxes.installroot import InstallRoot
-from pipeline.sandboxes.podman import Podman
+from pipeline.core import cmd
+from pipeline.core.cmd import Completed
+from pipeline.core.errors import InputError
+from pipeline.upgrade.sandboxes import SANDBOXES, SandboxConfig, create
+from pipeline.upgrade.sandboxes.base import repo_file
+from pipeline.upgrade.sandboxes.installroot import InstallRoot
+from pipeline.upgrade.sandboxes.podman import Podman
 
 
 @pytest.fixture

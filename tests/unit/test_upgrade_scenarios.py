@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.findings import Finding
+from pipeline.core.errors import InputError
+from pipeline.core.findings import Finding
 from pipeline.upgrade import junit, scenarios
 from pipeline.upgrade.checks import CHECKS
 from pipeline.upgrade.verify import ScenarioResult

@@ -1,0 +1,94 @@
+"""The result store: one folder per finished build, addressed by its fingerprint.
+
+``.cache/results/<os>[+flavor]/<package>/<fingerprint>/`` holds ``srpm/``, ``rpms/``,
+``logs/`` and ``manifest.json``. A build works in a ``.partial-*`` folder that is renamed into
+place only after its manifest is written, so a killed run never leaves something that looks
+finished; the next run removes the leftovers and builds again. ``.cache/results/<os>/repo`` is
+a createrepo_c repository of the newest successful RPMs of every package of that OS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pipeline.core import cmd
+
+MANIFEST = "manifest.json"
+
+
+class ResultStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def unit_dir(self, key: str) -> Path:
+        return self.root / key
+
+    def finished(self, key: str) -> set[str]:
+        """Fingerprints of the unit's successful builds."""
+        out = set()
+        for manifest in self.unit_dir(key).glob(f"*/{MANIFEST}"):
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            if data.get("status") == "ok":
+                out.add(manifest.parent.name)
+        return out
+
+    def manifest(self, key: str, fingerprint: str) -> dict[str, Any] | None:
+        path = self.unit_dir(key) / fingerprint / MANIFEST
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def begin(self, key: str, fingerprint: str) -> Path:
+        """A fresh partial folder for a build (leftovers of killed runs are removed)."""
+        unit = self.unit_dir(key)
+        unit.mkdir(parents=True, exist_ok=True)
+        for stale in unit.glob(f".partial-{fingerprint[:16]}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=f".partial-{fingerprint[:16]}-", dir=unit))
+
+    def commit(self, key: str, fingerprint: str, partial: Path, manifest: dict[str, Any]) -> Path:
+        """Write the manifest last, then move the folder into place (atomic rename)."""
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+                                        encoding="utf-8")
+        final = self.unit_dir(key) / fingerprint
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(partial, final)
+        return final
+
+    def latest_ok(self, key: str) -> Path | None:
+        best: tuple[float, Path] | None = None
+        for manifest in self.unit_dir(key).glob(f"*/{MANIFEST}"):
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            if data.get("status") == "ok":
+                stamp = float(data.get("finished", 0))
+                if best is None or stamp > best[0]:
+                    best = (stamp, manifest.parent)
+        return best[1] if best else None
+
+    def refresh_repo(self, group: str) -> Path | None:
+        """Rebuild ``<group>/repo`` (group: ``bclinux7`` or ``bclinux7+hygon``) from the
+        newest successful build of each package built for that group."""
+        rpms = []
+        base = self.root / group
+        for unit in sorted(p for p in base.iterdir() if p.is_dir() and p.name != "repo"):
+            latest = self.latest_ok(f"{group}/{unit.name}")
+            if latest is not None:
+                rpms += sorted((latest / "rpms").glob("*.rpm"))
+        if not rpms:
+            return None
+        repo = base / "repo"
+        tmp = Path(tempfile.mkdtemp(prefix=".repo-", dir=base))
+        for rpm in rpms:
+            os.link(rpm, tmp / rpm.name)
+        cmd.run(["createrepo_c", "--quiet", str(tmp)])
+        if repo.exists():
+            shutil.rmtree(repo)
+        os.replace(tmp, repo)
+        return repo

@@ -1,0 +1,150 @@
+"""Typed reading of YAML data with precise errors (file, line, dotted key, "did you mean").
+
+A :class:`Reader` walks the merged matrix data; every value it hands out has been type-checked,
+and every string has been screened for rpm expansions that would run code at parse time.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.core.errors import InputError
+
+#: rpm expansions that run a shell or Lua while a spec is parsed: never rendered.
+_UNSAFE = re.compile(r"%\(|%\{[!?]*lua:|%\[[^\]]*%\(")
+
+
+def unsafe_expansion(value: str) -> str | None:
+    """The offending fragment when ``value`` would run a shell or Lua in rpm, else None."""
+    match = _UNSAFE.search(value)
+    return match.group(0) if match else None
+
+
+@dataclass
+class Origin:
+    """Where each dotted key came from: (file, line)."""
+
+    places: dict[str, tuple[str, int]]
+
+    def of(self, key: str) -> tuple[str, int | None]:
+        parts = key.split(".")
+        while parts:
+            hit = self.places.get(".".join(parts))
+            if hit:
+                return hit
+            parts.pop()
+        first = next(iter(self.places.values()), ("matrix.yaml", 0))
+        return first[0], None
+
+    def error(self, key: str, message: str) -> InputError:
+        file, line = self.of(key)
+        return InputError(message, file=file, line=line, key=key)
+
+
+class Reader:
+    """A typed view of one mapping at ``key`` in the merged data."""
+
+    def __init__(self, data: Any, key: builtins.str, origin: Origin) -> None:
+        if not isinstance(data, dict):
+            raise origin.error(key or "(top)", f"expected a mapping, got {_kind(data)}")
+        self.data: dict[str, Any] = data
+        self.key = key
+        self.origin = origin
+
+    def _k(self, name: builtins.str) -> builtins.str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def error(self, name: builtins.str, message: builtins.str) -> InputError:
+        return self.origin.error(self._k(name), message)
+
+    def only(self, allowed: Iterable[str]) -> None:
+        """Reject keys outside ``allowed``, suggesting the closest one."""
+        allowed = list(allowed)
+        for name in self.data:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.error(str(name), f"unknown key{hint}")
+
+    def has(self, name: builtins.str) -> builtins.bool:
+        return self.data.get(name) is not None
+
+    def raw(self, name: builtins.str) -> Any:
+        return self.data.get(name)
+
+    def str(self, name: builtins.str, default: builtins.str | None = None, *,
+            line: builtins.bool = True) -> builtins.str:
+        value = self.data.get(name, default)
+        if value is None:
+            raise self.error(name, "missing required key")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.error(name, f"expected a string, got {_kind(value)}")
+        return checked_str(str(value), self._k(name), self.origin, line=line)
+
+    def opt_str(self, name: builtins.str) -> builtins.str | None:
+        return self.str(name) if self.has(name) else None
+
+    def int(self, name: builtins.str, default: builtins.int | None = None) -> builtins.int | None:
+        value = self.data.get(name, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(name, f"expected an integer, got {_kind(value)}")
+        return builtins.int(value)
+
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
+        value = self.data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.error(name, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def list(self, name: builtins.str) -> builtins.list[Any]:
+        value = self.data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error(name, f"expected a list, got {_kind(value)}")
+        return value
+
+    def str_list(self, name: builtins.str) -> tuple[builtins.str, ...]:
+        items = self.list(name)
+        out = []
+        for index, item in enumerate(items):
+            if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+                raise self.error(f"{name}.{index}", f"expected a string, got {_kind(item)}")
+            out.append(checked_str(str(item), self._k(f"{name}.{index}"), self.origin))
+        return tuple(out)
+
+    def sub(self, name: builtins.str, *, required: builtins.bool = True) -> Reader:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                raise self.error(name, "missing required key")
+            value = {}
+        return Reader(value, self._k(name), self.origin)
+
+    def items(self, name: builtins.str) -> builtins.list[tuple[builtins.str, Reader]]:
+        mapping = self.sub(name, required=False)
+        return [(str(k), mapping.sub(str(k))) for k in mapping.data]
+
+
+def checked_str(value: str, key: str, origin: Origin, *, line: bool = True) -> str:
+    bad = unsafe_expansion(value)
+    if bad:
+        raise origin.error(key, f"value contains {bad!r}: rpm would run a shell or Lua "
+                                "while parsing the spec; refused")
+    if line and ("\n" in value or "\r" in value):
+        raise origin.error(key, "value must be a single line")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from pipeline.upgrade import synth
+from pipeline.upgrade import rootbase
 from pipeline.upgrade.prepare import NewSet, Prepared
 from pipeline.upgrade.scenarios import ConfigEdit, Expectation, Scenario
 from pipeline.upgrade.verify import Options, fast_roots, precheck, run_scenario
@@ -41,7 +41,7 @@ def main() -> list[tuple[str, str]]:
     prepared = Prepared(legacy=legacy, legacy_names=[p.name for p in legacy],
                         new=NewSet(packages=new, rpms=[], sources={}),
                         repos={"legacy": str(legacy_repo), "new": str(new_repo)},
-                        base_names=[synth.BASE_NAME])
+                        base_names=[rootbase.BASE_NAME])
     pure, found = timed(lambda: precheck(scenario, prepared))
     cache = ROOT / ".cache" / "upgrade"
     total, result = timed(lambda: run_scenario(scenario, prepared, Options(

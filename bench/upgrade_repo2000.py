@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.upgrade import synth
+from pipeline.upgrade import rootbase, synth
 from pipeline.upgrade.manifest import FileEntry, PackageManifest
 
 COUNT = 2000
@@ -68,7 +68,7 @@ def make_repos(workdir: Path) -> tuple[Path, Path]:
     """Build (or reuse) both sets under ``workdir`` and return (legacy_repo, new_repo)."""
     cache = workdir / "rpms"
     scratch = workdir / "scratch"
-    base = synth.base_package(cache, workdir=scratch)
+    base = rootbase.base_package(cache, workdir=scratch)
     old = synth.build_rpms(legacy_packages(), cache, workdir=scratch)
     new = synth.build_rpms(new_packages(), cache, workdir=scratch)
     return (synth.make_repo([base, *old], workdir / "legacy-repo"),

@@ -107,7 +107,8 @@ def _post_checks(ctx: Context, matrix: Matrix, pkg: Package, cells: tuple[Cell, 
 
 def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path,
                    notes: list[str], *, legacy_qemu: Path | None = None) -> list[Finding]:
-    from pipeline.patches import qemu_selftest
+    from pipeline.patches.qemu_selftest import results as selftest_results
+    from pipeline.patches.qemu_selftest import run as selftest
 
     tree = patchcheck.find_tree(pkg, dirs)
     if tree is None:
@@ -115,9 +116,9 @@ def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path
                         "--sources does not point at an unpacked QEMU "
                         f"{pkg.version} tree: the QEMU self-test did not run")]
     series = [Path(matrix.root, "patches", pkg.name, p.file) for p in pkg.patches]
-    results = qemu_selftest.run_selftest(tree, series, workdir / "qemu-selftest",
+    results = selftest.run_selftest(tree, series, workdir / "qemu-selftest",
                                          legacy_qemu=legacy_qemu)
-    notes += [f"qemu selftest: {line}" for line in qemu_selftest.format_results(results)]
+    notes += [f"qemu selftest: {line}" for line in selftest_results.format_results(results)]
     return [Finding("qemu-selftest-failed", "error", None, pkg.name, f"{r.name}: {r.detail}")
             for r in results if not r.passed]
 

@@ -19,7 +19,7 @@ from pipeline.core import cmd
 from pipeline.core.errors import InputError
 from pipeline.matrix.model import Matrix
 from pipeline.specs import render
-from pipeline.upgrade import synth
+from pipeline.upgrade import newset, rootbase, synth
 from pipeline.upgrade.capture import from_rpm_headers
 from pipeline.upgrade.manifest import PackageManifest, load_manifest
 from pipeline.upgrade.scenarios import Scenario
@@ -72,7 +72,7 @@ def prepare(scenario: Scenario, inputs: Inputs) -> Prepared:
     base_rpm = _base(inputs)
     if base_rpm is not None:
         base_rpms.append(base_rpm)
-        base_names.append(synth.BASE_NAME if inputs.base == "root" else HOST_BASE)
+        base_names.append(rootbase.BASE_NAME if inputs.base == "root" else HOST_BASE)
     repos["base"] = str(repo_of(base_rpms, inputs.cache))
     names = [p.name for p in legacy]
     if legacy:
@@ -110,7 +110,7 @@ def _os_provides(scenario: Scenario, inputs: Inputs) -> Path:
 
 def _base(inputs: Inputs) -> Path | None:
     if inputs.base == "root":
-        return synth.base_package(inputs.cache / "base", workdir=inputs.cache / "build")
+        return rootbase.base_package(inputs.cache / "base", workdir=inputs.cache / "build")
     if inputs.base == "host":
         pkg = PackageManifest(name=HOST_BASE, epoch=None, version="1", release="1",
                               arch="noarch", summary="capabilities of the OS image",
@@ -149,7 +149,7 @@ def spec_standins(scenario: Scenario, inputs: Inputs) -> list[PackageManifest]:
     out: list[PackageManifest] = []
     for name in scenario.new_packages or sorted(matrix.packages):
         spec = render.spec_path(matrix, scenario.os, None, name)
-        out += synth.from_spec(inputs.tree, cell, spec)
+        out += newset.from_spec(inputs.tree, cell, spec)
     return out
 
 

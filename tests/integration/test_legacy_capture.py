@@ -12,7 +12,7 @@ import pytest
 
 from pipeline import cli
 from pipeline.core import cmd
-from pipeline.upgrade import capture, synth
+from pipeline.upgrade import capture, rootbase, synth
 from pipeline.upgrade.manifest import load_manifest
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def test_rpmdb_capture_equals_the_source_manifest(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     source = load_manifest(TREE / "legacy" / "el7-qemu-kvm-ev.yaml")
     rpms = synth.build_rpms(source.packages, CACHE, workdir=tmp_path / "work")
-    base = synth.base_package(CACHE, workdir=tmp_path / "work")
+    base = rootbase.base_package(CACHE, workdir=tmp_path / "work")
     root = tmp_path / "root"
     cmd.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", "--nodeps",
              "--force-debian", str(base), *map(str, rpms)])

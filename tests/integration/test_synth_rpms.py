@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.core import cmd
 from pipeline.matrix import load as matrix
-from pipeline.upgrade import synth
+from pipeline.upgrade import newset, rootbase, synth
 from pipeline.upgrade.manifest import FileEntry, PackageManifest, load_manifest
 
 pytestmark = pytest.mark.integration
@@ -54,12 +54,12 @@ def build(packages: Sequence[PackageManifest], tmp: Path) -> list[Path]:
 def test_base_package_makes_an_empty_root_usable(tmp_path: Path) -> None:
     source = load_manifest(TREE / "legacy" / "el7-qemu-kvm-ev.yaml")
     rpms = build(source.packages, tmp_path)
-    base = synth.base_package(CACHE, workdir=tmp_path / "work")
+    base = rootbase.base_package(CACHE, workdir=tmp_path / "work")
     repo = synth.make_repo([base, *rpms], tmp_path / "repo")
     root = tmp_path / "root"
     dnf_root(root, tmp_path / "home", repo, "install", "qemu-kvm-common-ev")
     # /bin/sh came from the base package, pulled in by the scriptlets' Requires(post)
-    assert installed(root) == {"qemu-kvm-common-ev", synth.BASE_NAME}
+    assert installed(root) == {"qemu-kvm-common-ev", rootbase.BASE_NAME}
     assert os.readlink(root / "usr/bin/sh") == "busybox"
     assert "qemu-kvm-common-ev" in (root / "var/lib/standin/post.log").read_text()
     conf = (root / "etc/qemu-kvm/bridge.conf").read_text()
@@ -77,7 +77,7 @@ def _conf_pkg(version: str) -> PackageManifest:
 
 
 def test_config_noreplace_edit_survives_upgrade(tmp_path: Path) -> None:
-    base = synth.base_package(CACHE, workdir=tmp_path / "work")
+    base = rootbase.base_package(CACHE, workdir=tmp_path / "work")
     old, new = build([_conf_pkg("1.0"), _conf_pkg("2.0")], tmp_path)
     root = tmp_path / "root"
     dnf_root(root, tmp_path / "home", synth.make_repo([base, old], tmp_path / "r1"),
@@ -94,7 +94,7 @@ def test_config_noreplace_edit_survives_upgrade(tmp_path: Path) -> None:
 
 
 def test_aarch64_relabel(tmp_path: Path) -> None:
-    base = synth.base_package(CACHE, arch="aarch64", workdir=tmp_path / "work")
+    base = rootbase.base_package(CACHE, arch="aarch64", workdir=tmp_path / "work")
     probe = PackageManifest(name="standin-arm", epoch=None, version="1", release="1",
                             arch="aarch64", files=(FileEntry("/usr/bin/arm", mode=0o755),))
     (rpm,) = build([probe], tmp_path)
@@ -111,7 +111,7 @@ def test_from_spec_libvirt_python(tmp_path: Path) -> None:
     legacy = load_manifest(TREE / "legacy" / "el7-base.yaml")
     known = [f for p in legacy.packages for f in p.files]
     spec = TREE / "specs" / "bclinux7" / "libvirt-python.spec"
-    packages = {p.name: p for p in synth.from_spec(TREE, cell, spec, known=known)}
+    packages = {p.name: p for p in newset.from_spec(TREE, cell, spec, known=known)}
     assert "python2-libvirt" in packages
     py2 = packages["python2-libvirt"]
     assert py2.release.endswith(".el7")

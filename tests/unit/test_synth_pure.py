@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.upgrade import capture, synth
+from pipeline.upgrade import capture, newset, synth
 from pipeline.upgrade.manifest import FileEntry, PackageManifest, load_manifest
 
 TREE = Path(__file__).resolve().parents[2]
@@ -56,40 +56,40 @@ def test_cache_key_follows_content() -> None:
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ("%config(noreplace) /etc/x.conf", [synth.FilesLine("/etc/x.conf",
+    ("%config(noreplace) /etc/x.conf", [newset.FilesLine("/etc/x.conf",
                                                                   config=True)]),
     ("%attr(4755, -, -) /usr/libexec/qemu-bridge-helper",
-     [synth.FilesLine("/usr/libexec/qemu-bridge-helper", mode=0o4755)]),
+     [newset.FilesLine("/usr/libexec/qemu-bridge-helper", mode=0o4755)]),
     ("%dir %attr(0711, root, root) /var/lib/libvirt/images",
-     [synth.FilesLine("/var/lib/libvirt/images", dir=True, mode=0o711)]),
-    ("%doc README COPYING examples/", [synth.FilesLine("README", doc=True),
-                                       synth.FilesLine("COPYING", doc=True),
-                                       synth.FilesLine("examples", doc=True, folder=True)]),
-    ("%license /usr/share/licenses/x/COPYING", [synth.FilesLine("/usr/share/licenses/x/COPYING")]),
-    ("%ghost %dir /run/libvirt", [synth.FilesLine("/run/libvirt", dir=True, ghost=True)]),
-    ("%exclude /usr/bin/*.debug", [synth.FilesLine("/usr/bin/*.debug", exclude=True)]),
-    ('%lang(de) "/usr/share/a b"', [synth.FilesLine("/usr/share/a b")]),
+     [newset.FilesLine("/var/lib/libvirt/images", dir=True, mode=0o711)]),
+    ("%doc README COPYING examples/", [newset.FilesLine("README", doc=True),
+                                       newset.FilesLine("COPYING", doc=True),
+                                       newset.FilesLine("examples", doc=True, folder=True)]),
+    ("%license /usr/share/licenses/x/COPYING", [newset.FilesLine("/usr/share/licenses/x/COPYING")]),
+    ("%ghost %dir /run/libvirt", [newset.FilesLine("/run/libvirt", dir=True, ghost=True)]),
+    ("%exclude /usr/bin/*.debug", [newset.FilesLine("/usr/bin/*.debug", exclude=True)]),
+    ('%lang(de) "/usr/share/a b"', [newset.FilesLine("/usr/share/a b")]),
     ("%verify(not md5 size mtime) %config(noreplace) /etc/x",
-     [synth.FilesLine("/etc/x", config=True)]),
+     [newset.FilesLine("/etc/x", config=True)]),
 ])
-def test_parse_files_line(line: str, expected: list[synth.FilesLine]) -> None:
-    assert synth.parse_files_line(line) == expected
+def test_parse_files_line(line: str, expected: list[newset.FilesLine]) -> None:
+    assert newset.parse_files_line(line) == expected
 
 
 def test_defattr_applies_to_following_lines() -> None:
     text = ("Name: q\n%files\n%defattr(0640,root,root,0750)\n/etc/q\n%dir /etc/qd\n"
             "%files -n other\n/usr/bin/o\n%post -n other\n:\n%files tools\n/t\n%changelog\n")
-    sections = synth.parse_spec_sections(text)
-    assert sections.files["q"] == [synth.FilesLine("/etc/q", mode=0o640),
-                                   synth.FilesLine("/etc/qd", dir=True, mode=0o750)]
-    assert sections.files["other"] == [synth.FilesLine("/usr/bin/o")]
-    assert sections.files["q-tools"] == [synth.FilesLine("/t")]
+    sections = newset.parse_spec_sections(text)
+    assert sections.files["q"] == [newset.FilesLine("/etc/q", mode=0o640),
+                                   newset.FilesLine("/etc/qd", dir=True, mode=0o750)]
+    assert sections.files["other"] == [newset.FilesLine("/usr/bin/o")]
+    assert sections.files["q-tools"] == [newset.FilesLine("/t")]
     assert sections.scriptlets == {"other": {"post"}}
 
 
 def test_parse_expanded_libvirt_python_spec() -> None:
     text = (DATA / "libvirt-python-bclinux7-expanded.spec").read_text(encoding="utf-8")
-    sections = synth.parse_spec_sections(text)
+    sections = newset.parse_spec_sections(text)
     assert set(sections.files) == {"python2-libvirt", "python36-libvirt"}
     py2 = [line.path for line in sections.files["python2-libvirt"]]
     assert "/usr/lib64/python2.7/site-packages/libvirt.py*" in py2
@@ -97,26 +97,27 @@ def test_parse_expanded_libvirt_python_spec() -> None:
 
 
 def test_glob_regex_and_representative() -> None:
-    rx = synth.glob_regex("/usr/lib64/python2.7/site-packages/libvirtmod*")
+    rx = newset.glob_regex("/usr/lib64/python2.7/site-packages/libvirtmod*")
     assert rx.match("/usr/lib64/python2.7/site-packages/libvirtmod_qemu.so")
     assert not rx.match("/usr/lib64/python2.7/site-packages/libvirtmod/x.so")
-    assert synth.glob_regex("/usr/share/man/man1/{virsh,virt-admin}.1*").match(
+    assert newset.glob_regex("/usr/share/man/man1/{virsh,virt-admin}.1*").match(
         "/usr/share/man/man1/virt-admin.1.gz")
-    assert synth.representative("/a/libvirt.py*", package="p") == "/a/libvirt.py"
-    assert synth.representative("/a/*egg-info", package="p") == "/a/egg-info"
-    assert synth.representative("/usr/lib64/libvirt.so.*", package="p") == "/usr/lib64/libvirt.so.p"
-    assert synth.representative("/a/{x,y}/[ab]?", package="p") == "/a/x/ax"
+    assert newset.representative("/a/libvirt.py*", package="p") == "/a/libvirt.py"
+    assert newset.representative("/a/*egg-info", package="p") == "/a/egg-info"
+    assert newset.representative("/usr/lib64/libvirt.so.*",
+                                 package="p") == "/usr/lib64/libvirt.so.p"
+    assert newset.representative("/a/{x,y}/[ab]?", package="p") == "/a/x/ax"
 
 
 def test_spec_files_expands_globs_against_known_paths() -> None:
     known = {f.path: f for f in load_manifest(TREE / "legacy" / "el7-base.yaml")
              .package("libvirt-python").files}
-    lines = [synth.FilesLine("/usr/lib64/python2.7/site-packages/libvirtmod*"),
-             synth.FilesLine("README", doc=True),
-             synth.FilesLine("/usr/lib64/python2.7/site-packages/libvirt_lxc.py*"),
-             synth.FilesLine("/usr/lib64/python2.7/site-packages/libvirt_lxc.py", exclude=True),
-             synth.FilesLine("/run/x", ghost=True)]
-    entries = {e.path: e for e in synth.spec_files("python2-libvirt", lines, known=known)}
+    lines = [newset.FilesLine("/usr/lib64/python2.7/site-packages/libvirtmod*"),
+             newset.FilesLine("README", doc=True),
+             newset.FilesLine("/usr/lib64/python2.7/site-packages/libvirt_lxc.py*"),
+             newset.FilesLine("/usr/lib64/python2.7/site-packages/libvirt_lxc.py", exclude=True),
+             newset.FilesLine("/run/x", ghost=True)]
+    entries = {e.path: e for e in newset.spec_files("python2-libvirt", lines, known=known)}
     site = "/usr/lib64/python2.7/site-packages"
     assert entries[f"{site}/libvirtmod_qemu.so"].mode == 0o755
     assert f"{site}/libvirtmod" in entries  # the representative

@@ -16,57 +16,35 @@ URL, task ids and states go to progress/commands.
 
 from __future__ import annotations
 
-import contextlib
-import random
-import string
 import threading
 import time
-import xmlrpc.client
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.builds.builders.base import BuildJob, BuildOutcome, Progress
+from pipeline.builds.builders.kojirun import KojiRun
+from pipeline.builds.builders.kojisession import (
+    TargetInfo,
+    failed_arch_child,
+    koji_module,
+    logout,
+    multicall_once,
+    short_error,
+    tail,
+    unique_path,
+)
 from pipeline.builds.builders.kojiwatch import (
     Answer,
     Backoff,
     Call,
     KojiWatcher,
-    TaskView,
     WatchError,
     builds_present,
     nvr_parts,
     with_retries,
 )
 from pipeline.core.errors import ToolMissing
-
-KOJI_HINT = "pip install --no-deps koji defusedxml python-dateutil requests six"
-BLOCK = 102400  # downloadTaskOutput chunk, as `koji download-logs`
-LOG_TAIL_LINES = 30
-
-
-def _koji() -> Any:
-    try:
-        import koji
-    except ImportError as exc:
-        raise ToolMissing("koji (Python client library)", f"{KOJI_HINT}: {exc}") from exc
-    return koji
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    name: str
-    build_tag: int
-    build_tag_name: str
-    dest_tag: int
-    dest_tag_name: str
-
-
-def unique_path(prefix: str) -> str:
-    """The koji CLI's upload folder: ``prefix/<repr(time)>.<8 random letters>``."""
-    rnd = "".join(random.choice(string.ascii_letters) for _ in range(8))  # noqa: S311
-    return f"{prefix}/{time.time()!r}.{rnd}"
 
 
 class KojiBuilder:
@@ -99,7 +77,7 @@ class KojiBuilder:
     def options(self) -> dict[str, Any]:
         """The profile's options (read once); ToolMissing when the profile is missing."""
         if self._opts is None:
-            koji = _koji()
+            koji = koji_module()
             cfg = str(self.config_file) if self.config_file else None
             try:
                 self._opts = dict(koji.read_config(self.profile, user_config=cfg))
@@ -118,7 +96,7 @@ class KojiBuilder:
 
     def connect(self) -> Any:
         """A new logged-in (or anonymous for ``authtype = noauth``) session."""
-        koji = _koji()
+        koji = koji_module()
         opts = self.options()
         sopts = koji.grab_session_options(opts)
         if self._user:
@@ -136,7 +114,7 @@ class KojiBuilder:
             raise
         except Exception as exc:
             raise ToolMissing(f"koji hub {opts['server']} (profile {self.profile!r})",
-                              f"unreachable or login failed: {_short(exc)}") from exc
+                              f"unreachable or login failed: {short_error(exc)}") from exc
         finally:
             session.opts["max_retries"] = configured
         return session
@@ -184,7 +162,7 @@ class KojiBuilder:
                           int(info["dest_tag"]), str(info["dest_tag_name"]))
 
     def tag_arches(self, session: Any, tag: int) -> tuple[str, ...]:
-        koji = _koji()
+        koji = koji_module()
         cfg = self.retry(lambda: session.getBuildConfig(tag))
         return tuple(koji.canonArch(a) for a in str(cfg.get("arches") or "").split())
 
@@ -217,13 +195,11 @@ class KojiBuilder:
         ])
 
     def build(self, job: BuildJob, result_dir: Path, progress: Progress) -> BuildOutcome:
-        from pipeline.builds.builders.kojirun import KojiRun
-
         session = self.connect()
         try:
             return KojiRun(self, session, job, result_dir, progress).run()
         finally:
-            _logout(session)
+            logout(session)
 
     # --- helpers used by KojiRun -----------------------------------------------------------
 
@@ -232,12 +208,12 @@ class KojiBuilder:
 
     def multicall(self, session: Any, calls: Sequence[Call]) -> list[Answer]:
         """Send ``calls`` as ONE ``multiCall`` request (retried as a whole)."""
-        return list(self.retry(lambda: _multicall_once(session, calls)))
+        return list(self.retry(lambda: multicall_once(session, calls)))
 
     def watch(self, session: Any, roots: Sequence[int], progress: Progress,
               key: str) -> KojiWatcher:
         """Poll until every task of the trees under ``roots`` is terminal."""
-        koji = _koji()
+        koji = koji_module()
         watcher = KojiWatcher(roots, state_name=lambda n: str(koji.TASK_STATES[n]))
         self.last_watcher = watcher
         last, faulty = "", 0
@@ -257,41 +233,6 @@ class KojiBuilder:
             if watcher.done:
                 return watcher
             self.sleep(self.backoff.delays()[faulty - 1] if faulty else self.poll_interval)
-
-
-def _multicall_once(session: Any, calls: Sequence[Call]) -> list[Answer]:
-    koji = _koji()
-    with session.multicall(strict=False) as m:
-        pending = [getattr(m, c.method)(*c.args, **dict(c.kwargs)) for c in calls]
-    answers: list[Answer] = []
-    for vc in pending:
-        try:
-            answers.append(Answer(value=vc.result))
-        except (koji.GenericError, xmlrpc.client.Fault) as exc:
-            answers.append(Answer(error=exc))
-    return answers
-
-
-def _logout(session: Any) -> None:
-    with contextlib.suppress(Exception):  # best effort; the hub expires sessions anyway
-        session.logout()
-
-
-def _short(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) < 400 else text[:400] + "..."
-
-
-def failed_arch_child(children: Sequence[TaskView]) -> TaskView | None:
-    """The buildArch child that FAILED (siblings cancelled by the hub are CANCELED)."""
-    for child in children:
-        if child.method == "buildArch" and child.state == "FAILED":
-            return child
-    return None
-
-
-def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 __all__ = ["KojiBuilder", "TargetInfo", "builds_present", "failed_arch_child", "nvr_parts",

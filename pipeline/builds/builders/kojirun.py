@@ -1,4 +1,4 @@
-"""One koji build of one job (used by :class:`pipeline.builders.koji.KojiBuilder`)."""
+"""One koji build of one job (run by :class:`pipeline.builds.builders.koji.KojiBuilder`)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import shlex
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.builds.builders.base import BuildJob, BuildOutcome, Progress
-from pipeline.builds.builders.koji import (
+from pipeline.builds.builders.kojisession import (
     BLOCK,
+    Hub,
     TargetInfo,
-    _short,
     failed_arch_child,
+    short_error,
     tail,
     unique_path,
 )
@@ -28,9 +29,6 @@ from pipeline.builds.builders.kojiwatch import (
 )
 from pipeline.core.errors import ToolMissing
 
-if TYPE_CHECKING:
-    from pipeline.builds.builders.koji import KojiBuilder
-
 
 class HubStepFailed(Exception):
     """A hub call failed for good during one step (already retried)."""
@@ -39,7 +37,7 @@ class HubStepFailed(Exception):
 class KojiRun:
     """The steps of ``koji build`` + ``wait-repo`` + ``download-task`` for one job."""
 
-    def __init__(self, builder: KojiBuilder, session: Any, job: BuildJob, result_dir: Path,
+    def __init__(self, builder: Hub, session: Any, job: BuildJob, result_dir: Path,
                  progress: Progress) -> None:
         self.b = builder
         self.s = session
@@ -60,7 +58,7 @@ class KojiRun:
         except ToolMissing:
             raise
         except Exception as exc:  # a hub error that survived the retries
-            return self.fail(f"koji hub error: {_short(exc)}")
+            return self.fail(f"koji hub error: {short_error(exc)}")
 
     def _run(self) -> BuildOutcome:
         job = self.job

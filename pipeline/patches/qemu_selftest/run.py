@@ -1,0 +1,117 @@
+"""The whole self-test: prepare and build the tree, run every check, and the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import pipeline.patches.qemu_selftest as package
+from pipeline.core.errors import InputError, ToolMissing
+from pipeline.patches.qemu_selftest.legacy import check_legacy
+from pipeline.patches.qemu_selftest.machines import check_machine, check_machine_help
+from pipeline.patches.qemu_selftest.results import (
+    CURRENT_MACHINE,
+    FIX_PATCH_MARK,
+    RHEL7_MACHINES,
+    SelftestResult,
+    exit_code,
+    find_fix_patch,
+    format_results,
+    step,
+)
+from pipeline.patches.qemu_selftest.tree import (
+    QemuBuild,
+    build_qemu,
+    check_rbd_compiled,
+    check_tools,
+    prepare_tree,
+)
+from pipeline.patches.qemu_selftest.vhost_user import check_reconnect_survives, without_fix
+
+
+def run_selftest(tree: Path, series: list[Path], workdir: Path, *, keep: bool = False,
+                 legacy_qemu: Path | None = None) -> list[SelftestResult]:
+    """Apply ``series`` to a copy of ``tree`` in ``workdir``, build it and run every check.
+
+    ``legacy_qemu`` (a qemu-kvm-ev 2.12 binary) adds the cross-version save/load checks.
+    """
+    check_tools()
+    if legacy_qemu is not None and not (legacy_qemu.is_file()
+                                        and os.access(legacy_qemu, os.X_OK)):
+        raise InputError("--legacy-qemu: not an executable file", file=str(legacy_qemu))
+    if workdir.resolve().is_relative_to(tree.resolve()):
+        raise InputError("the workdir must not be inside the pristine tree", file=str(workdir))
+    workdir.mkdir(parents=True, exist_ok=True)
+    holder: dict[str, QemuBuild] = {}
+    results = [step("series-applies", lambda: holder.setdefault(
+        "build", prepare_tree(tree, series, workdir)))]
+    if not results[0].passed:
+        return results
+    build = holder["build"]
+    results.append(step("build-x86_64-softmmu", lambda: build_qemu(build)))
+    if not results[-1].passed:
+        return results
+    scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
+    try:
+        results += run_checks(build, scratch, series, workdir, legacy_qemu)
+    finally:
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return results
+
+
+def run_checks(build: QemuBuild, scratch: Path, series: Sequence[Path], workdir: Path,
+               legacy_qemu: Path | None = None) -> list[SelftestResult]:
+    results = [check_rbd_compiled(build), *check_machine_help(build)]
+    for machine in (*RHEL7_MACHINES, CURRENT_MACHINE):
+        results += check_machine(build, scratch, machine)
+    results += check_legacy(build, scratch, legacy_qemu)
+    results.append(check_reconnect_survives(build, scratch))
+    fix = find_fix_patch(series)
+    if fix is None:
+        results.append(SelftestResult("fix-patch-in-series", False,
+                                      f"no patch named *{FIX_PATCH_MARK}* in the series"))
+        return results
+    return results + without_fix(build, scratch, fix, workdir)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.patches.qemu_selftest",
+                                     description=(package.__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--tree", type=Path, required=True,
+                        help="pristine QEMU 6.2.0 source tree (unpacked release tarball)")
+    parser.add_argument("--series", type=Path, nargs="+", required=True,
+                        help="patch files, in series order")
+    parser.add_argument("--workdir", type=Path, required=True,
+                        help="scratch directory (source copy and build dir are reused)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep guest logs, sockets and saved states")
+    parser.add_argument("--legacy-qemu", type=Path, metavar="BINARY",
+                        help="qemu-kvm-ev 2.12 qemu-system-x86_64 (or /usr/libexec/qemu-kvm): "
+                             "also save guests there and load them in 6.2, and back")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        results = run_selftest(args.tree.resolve(), [p.resolve() for p in args.series],
+                               args.workdir.resolve(), keep=args.keep,
+                               legacy_qemu=args.legacy_qemu.resolve() if args.legacy_qemu
+                               else None)
+    except (ToolMissing, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        print("\n".join(format_results(results)))
+    return exit_code(results)

@@ -1,0 +1,125 @@
+"""The root-base RPM that makes an empty installroot usable: static busybox as the shell and
+tools, the host's libc and loader, and the OS capabilities the packages under test require."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.core import cmd
+from pipeline.core.errors import PipelineError
+from pipeline.upgrade.synth import SYNTH_VERSION, escape, rpmbuild
+
+BASE_NAME = "virt-pipeline-base"
+
+
+@dataclass(frozen=True)
+class _BaseLayout:
+    applets: tuple[str, ...] = (
+        "sh", "bash", "ls", "cat", "cp", "mv", "rm", "ln", "mkdir", "rmdir", "chmod", "chown",
+        "touch", "echo", "printf", "test", "[", "true", "false", "sed", "grep", "awk", "find",
+        "head", "tail", "sort", "uniq", "wc", "cut", "tr", "id", "env", "sleep", "install",
+        "readlink", "stat", "xargs", "basename", "dirname", "date", "getent", "diff", "cmp")
+    sbin_applets: tuple[str, ...] = ("ldconfig", "useradd", "groupadd", "adduser", "addgroup")
+    provides: tuple[str, ...] = ("/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash",
+                                 "rtld(GNU_HASH)", "shadow-utils", "coreutils", "bash",
+                                 "glibc", "filesystem", "grep", "sed", "findutils")
+
+
+def base_package(out_dir: Path, *, arch: str = "x86_64", workdir: Path,
+                 provides: Sequence[str] = ()) -> Path:
+    """The root-base RPM: static busybox as the shell and tools, the host's libc and ld.so.
+
+    It makes an empty installroot usable: scriptlets find ``/bin/sh``, and the automatic
+    requires of real binaries (``libc.so.6()(64bit)``, ``rtld(GNU_HASH)``) resolve. The
+    layout is el7's merged /usr (``/bin`` -> ``usr/bin``, ``/lib64`` -> ``usr/lib64``).
+    ``provides`` adds capabilities (e.g. ``systemd``) that the packages under test require
+    from the OS. For ``arch="aarch64"`` the content stays x86-64 (a relabel), and the aarch64
+    loader names are provided explicitly.
+    """
+    layout = _BaseLayout()
+    extra = tuple(provides) + (_aarch64_provides() if arch == "aarch64" else ())
+    key = hashlib.sha256(json.dumps([SYNTH_VERSION, arch, layout.applets, layout.provides,
+                                     extra]).encode()).hexdigest()[:20]
+    dest = out_dir / key / f"{BASE_NAME}-1-1.{arch}.rpm"
+    if dest.is_file():
+        return dest
+    workdir.mkdir(parents=True, exist_ok=True)
+    top = Path(tempfile.mkdtemp(prefix="base-", dir=workdir))
+    try:
+        root = top / "root"
+        _base_tree(root, layout)
+        spec = top / "base.spec"
+        spec.write_text(_base_spec(root, layout.provides + extra), encoding="utf-8")
+        rpmbuild(spec, top=top, arch=arch)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(top / "RPMS" / arch / dest.name, dest)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    return dest
+
+
+def _aarch64_provides() -> tuple[str, ...]:
+    return ("ld-linux-aarch64.so.1()(64bit)", "ld-linux-aarch64.so.1(GLIBC_2.17)(64bit)")
+
+
+def _host_busybox() -> Path:
+    for candidate in (Path("/bin/busybox"), Path("/usr/bin/busybox")):
+        if candidate.is_file():
+            return candidate
+    cmd.require("busybox")  # raises ToolMissing with a hint
+    raise PipelineError("busybox not found")  # pragma: no cover
+
+
+def _host_libs() -> list[Path]:
+    """The host's libc and dynamic loader (real files, symlinks resolved)."""
+    found = []
+    for name in ("libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6"):
+        for folder in ("/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"):
+            path = Path(folder) / name
+            if path.exists():
+                found.append(path)
+                break
+    return found
+
+
+def _base_tree(root: Path, layout: _BaseLayout) -> None:
+    for folder in ("usr/bin", "usr/sbin", "usr/lib64", "usr/lib", "etc", "var/lib", "var/tmp",
+                   "var/log", "var/run", "run", "tmp", "usr/share", "usr/libexec", "root"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for link, target in (("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"),
+                         ("lib64", "usr/lib64"), ("usr/lib/x86_64-linux-gnu", "../lib64")):
+        os.symlink(target, root / link)
+    busybox = root / "usr/bin/busybox"
+    shutil.copy2(_host_busybox(), busybox)
+    for applet in layout.applets:
+        os.symlink("busybox", root / "usr/bin" / applet)
+    for applet in layout.sbin_applets:
+        os.symlink("../bin/busybox", root / "usr/sbin" / applet)
+    for lib in _host_libs():
+        shutil.copy2(lib.resolve(), root / "usr/lib64" / lib.name)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n", encoding="utf-8")
+    (root / "etc/group").write_text("root:x:0:\n", encoding="utf-8")
+
+
+def _base_spec(root: Path, provides: Sequence[str]) -> str:
+    lines = [f"Name: {BASE_NAME}", "Version: 1", "Release: 1",
+             "Summary: minimal root for stand-in installs (busybox, host libc)",
+             "License: GPLv2 and LGPLv2+",
+             *(f"Provides: {escape(p)}" for p in provides),
+             "", "%description", "Root base built by virt-pipeline.", "",
+             "%install", f"cp -a '{root}/.' %{{buildroot}}/", "",
+             "%files"]
+    for path in sorted(root.rglob("*")):
+        rel = "/" + path.relative_to(root).as_posix()
+        if path.is_symlink() or not path.is_dir():
+            lines.append(rel)
+        else:
+            lines.append(f"%dir {rel}")
+    return "\n".join(lines) + "\n"

@@ -1,8 +1,14 @@
-"""Run the benchmarks named on the command line (default: all), printing ``name: value``."""
+"""Run the benchmarks named on the command line (default: all), printing ``name: value``.
+
+Figure names follow one convention, checked here: kebab-case, ``<benchmark>-<figure>`` where
+``<benchmark>`` is the module's name with ``-`` for ``_``, and units in the figure's name
+(``-seconds``, ``-ratio``, ``-calls``...). A figure that breaks it fails its benchmark.
+"""
 
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -10,6 +16,18 @@ from pathlib import Path
 #: in the order they run by default
 BENCHMARKS = ("render_validate", "build_noop", "local_overhead", "koji_watch",
               "upgrade_preflight", "upgrade_installroot", "upgrade_preflight2000")
+
+_KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def figure_name_problem(benchmark: str, figure: str) -> str | None:
+    """Why ``figure`` breaks the naming convention for ``benchmark`` (None: it does not)."""
+    prefix = benchmark.replace("_", "-") + "-"
+    if not _KEBAB.match(figure):
+        return f"{figure!r} is not kebab-case"
+    if not figure.startswith(prefix):
+        return f"{figure!r} does not start with {prefix!r}"
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -31,9 +49,14 @@ def main(argv: list[str]) -> int:
             print(f"{name}: FAILED {type(exc).__name__}: {exc}", flush=True)
             failed += 1
             continue
+        problems = [p for figure, _ in figures if (p := figure_name_problem(name, figure))]
+        if problems:
+            print(f"{name}: FAILED figure names: {'; '.join(problems)}", flush=True)
+            failed += 1
         for figure, value in figures:
             print(f"{figure}: {value}", flush=True)
-        print(f"{name}-wall-seconds: {time.monotonic() - started:.1f}", flush=True)
+        wall = time.monotonic() - started
+        print(f"{name.replace('_', '-')}-wall-seconds: {wall:.1f}", flush=True)
     return 1 if failed else 0
 
 

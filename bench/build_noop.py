@@ -49,7 +49,7 @@ def main() -> list[tuple[str, str]]:
         seconds, code = timed(rebuild)
         report = json.loads(out.getvalue())
     started = len(report["built"]) + len(report["failed"])
-    return [("noop-rebuild-units", str(units)),
-            ("noop-rebuild-seconds", f"{seconds:.2f}"),
-            ("noop-rebuild-builds-started", str(started)),
-            ("noop-rebuild-exit-code", str(code))]
+    return [("build-noop-units", str(units)),
+            ("build-noop-seconds", f"{seconds:.2f}"),
+            ("build-noop-builds-started", str(started)),
+            ("build-noop-exit-code", str(code))]

@@ -51,5 +51,5 @@ def main() -> list[tuple[str, str]]:
         ("render-validate-bare-rpmspec-seconds", f"{bare:.2f}"),
         ("render-validate-ratio", f"{seconds / bare:.2f}"),
         ("render-validate-findings", str(findings)),
-        ("rpmlint-seconds", f"{lint:.2f}"),
+        ("render-validate-rpmlint-seconds", f"{lint:.2f}"),
     ]

@@ -109,11 +109,11 @@ def main() -> list[tuple[str, str]]:
         bare.append(timed(lambda: _replay(workdir, commands, scenario))[0])
     total, inside = _in_commands(lambda: run_scenario(scenario, prepared,
                                                       Options(cache=cache, roots=roots)))
-    return [("upgrade_installroot_toolkit_seconds", f"{min(tool):.2f}"),
-            ("upgrade_installroot_inside_commands_ratio", f"{total / inside:.2f}"),
-            ("upgrade_installroot_bare_seconds", f"{min(bare):.2f}"),
-            ("upgrade_installroot_commands", str(len(commands))),
-            ("upgrade_installroot_ratio", f"{min(tool) / min(bare):.2f}")]
+    return [("upgrade-installroot-toolkit-seconds", f"{min(tool):.2f}"),
+            ("upgrade-installroot-inside-commands-ratio", f"{total / inside:.2f}"),
+            ("upgrade-installroot-bare-seconds", f"{min(bare):.2f}"),
+            ("upgrade-installroot-commands", str(len(commands))),
+            ("upgrade-installroot-ratio", f"{min(tool) / min(bare):.2f}")]
 
 
 if __name__ == "__main__":

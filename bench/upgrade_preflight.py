@@ -29,10 +29,10 @@ def main() -> list[tuple[str, str]]:
                                    packages=loaded.packages).scenarios)
         cold, code = timed(lambda: _preflight(tree))
         warm, _ = timed(lambda: _preflight(tree))
-    return [("upgrade_preflight_scenarios", str(count)),
-            ("upgrade_preflight_cold_seconds", f"{cold:.1f}"),
-            ("upgrade_preflight_warm_seconds", f"{warm:.1f}"),
-            ("upgrade_preflight_exit", str(code))]
+    return [("upgrade-preflight-scenarios", str(count)),
+            ("upgrade-preflight-cold-seconds", f"{cold:.1f}"),
+            ("upgrade-preflight-warm-seconds", f"{warm:.1f}"),
+            ("upgrade-preflight-exit-code", str(code))]
 
 
 if __name__ == "__main__":

@@ -46,12 +46,12 @@ def main() -> list[tuple[str, str]]:
     cache = ROOT / ".cache" / "upgrade"
     total, result = timed(lambda: run_scenario(scenario, prepared, Options(
         cache=cache, preflight=True, roots=fast_roots(cache))))
-    return [("repo2000_generate_seconds", f"{generate:.1f}"),
-            ("repo2000_precheck_seconds", f"{pure:.2f}"),
-            ("repo2000_precheck_findings", str(len(found))),
-            ("repo2000_installroot_seconds", f"{total:.1f}"),
-            ("repo2000_status", result.status),
-            ("repo2000_findings", str(len(result.findings)))]
+    return [("upgrade-preflight2000-generate-seconds", f"{generate:.1f}"),
+            ("upgrade-preflight2000-precheck-seconds", f"{pure:.2f}"),
+            ("upgrade-preflight2000-precheck-findings", str(len(found))),
+            ("upgrade-preflight2000-installroot-seconds", f"{total:.1f}"),
+            ("upgrade-preflight2000-status", result.status),
+            ("upgrade-preflight2000-findings", str(len(result.findings)))]
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,12 +102,11 @@ class Probe:
         with qemu_process(self.binary, None, self.scratch, "emulator",
                           ["-S", "-machine", "none"], accel=accel, memory=None) as run:
             try:
-                qmp = run.connect(wait=30)
-                target = qmp.execute("query-target")
-                version = qmp.execute("query-version")
-                machines = qemuout.machine_names(qmp.execute("query-machines"))
-                host = self._host_cpu(qmp) if self.kvm else None
-                qmp.close()
+                with closing(run.connect(wait=30)) as qmp:
+                    target = qmp.execute("query-target")
+                    version = qmp.execute("query-version")
+                    machines = qemuout.machine_names(qmp.execute("query-machines"))
+                    host = self._host_cpu(qmp) if self.kvm else None
             except _PROBE_ERRORS as exc:
                 raise ToolMissing(os.fspath(self.binary), f"it did not answer QMP: {exc}; "
                                   f"{run.stderr_tail()}") from None
@@ -132,9 +131,8 @@ class Probe:
             args += ["-device", f"{dev},id=mig{index}"]
         with qemu_process(self.binary, None, self.scratch, f"m{self.launches}", args) as run:
             try:
-                qmp = run.connect(wait=30)
-                facts = _read_machine(qmp, name, devices)
-                qmp.close()
+                with closing(run.connect(wait=30)) as qmp:
+                    facts = _read_machine(qmp, name, devices)
             except _PROBE_ERRORS as exc:
                 return MachineFacts(machine=name, error=f"{exc}; {run.stderr_tail()}")
         return facts

@@ -22,11 +22,19 @@ class QmpClient:
 
     def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(timeout)
-        self._sock.connect(os.fspath(path))
+        try:
+            self._sock.settimeout(timeout)
+            self._sock.connect(os.fspath(path))
+        except OSError:
+            self._sock.close()  # a QEMU still starting: the caller retries with a new socket
+            raise
         self._file = self._sock.makefile("rwb")
-        self._read()  # greeting
-        self.execute("qmp_capabilities")
+        try:
+            self._read()  # greeting
+            self.execute("qmp_capabilities")
+        except (OSError, ValueError, RuntimeError):
+            self.close()
+            raise
 
     def _read(self) -> dict[str, Any]:
         while True:

@@ -30,6 +30,7 @@ DIRECTIONS: dict[str, str | None] = {
     "compat-rom-file-custom": None,
     "compat-vgamem": "both",
     "device-not-covered": None,
+    "device-missing": "both",
     "unsupported-back": "back",
     "unsupported-both": "both",
     "cpu-model-missing": "both",
@@ -89,6 +90,10 @@ def device_problems(compat: Compat, facts: MachineFacts,
     for dev in devices:
         legacy = compat.devices.get(dev.qemu)
         seen = facts.devices.get(dev.qemu)
+        if dev.qemu in facts.missing_devices:
+            out.append(Problem("device-missing", f"{dev.qemu}: the emulator cannot create it "
+                                                 "(qom-list-types)"))
+            continue
         if legacy is None or seen is None:
             out.append(Problem("device-not-covered", f"{dev.qemu}: no compat data for it on "
                                                      f"{facts.machine} (not checked)"))

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class MachineFacts:
     hpet: bool = False
     bios_block: int | None = None
     devices: dict[str, DeviceFacts] = field(default_factory=dict)
+    missing_devices: tuple[str, ...] = ()  # legacy device types this emulator cannot create
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class EmulatorFacts:
     version: str
     machines: dict[str, str]  # name -> "", "default" or "alias of X"
     host_cpu: dict[str, bool] | None  # None: no KVM here, the host was not asked
+    devices: frozenset[str] = frozenset()  # device types it can create
 
 
 def find_emulator(given: Path | None) -> Path:
@@ -93,20 +95,35 @@ class Probe:
     def machine(self, name: str, devices: Sequence[str]) -> MachineFacts:
         """Facts of machine type ``name`` with ``devices`` plugged (asked once per run)."""
         if name not in self._machines:
-            self._machines[name] = self._ask_machine(name, sorted(set(devices)))
+            known = self.emulator().devices
+            present = sorted(d for d in set(devices) if d in known)
+            missing = tuple(sorted(set(devices) - set(present)))
+            facts = self._ask_machine(name, present)
+            self._machines[name] = replace(facts, missing_devices=missing)
         return self._machines[name]
 
     def _ask_emulator(self) -> EmulatorFacts:
+        try:
+            return self._query_emulator(kvm=self.kvm)
+        except ToolMissing:
+            if not self.kvm:
+                raise
+            self.kvm = False  # /dev/kvm opens but this emulator cannot use it: ask with TCG
+            return self._query_emulator(kvm=False)
+
+    def _query_emulator(self, *, kvm: bool) -> EmulatorFacts:
         self.launches += 1
-        accel = "kvm" if self.kvm else "tcg"
-        with qemu_process(self.binary, None, self.scratch, "emulator",
-                          ["-S", "-machine", "none"], accel=accel, memory=None) as run:
+        with qemu_process(self.binary, None, self.scratch, f"emulator{self.launches}",
+                          ["-S", "-machine", "none"], accel="kvm" if kvm else "tcg",
+                          memory=None) as run:
             try:
                 with closing(run.connect(wait=30)) as qmp:
                     target = qmp.execute("query-target")
                     version = qmp.execute("query-version")
                     machines = qemuout.machine_names(qmp.execute("query-machines"))
-                    host = self._host_cpu(qmp) if self.kvm else None
+                    types = qmp.execute("qom-list-types", implements="device",
+                                        abstract=False)
+                    host = self._host_cpu(qmp) if kvm else None
             except _PROBE_ERRORS as exc:
                 raise ToolMissing(os.fspath(self.binary), f"it did not answer QMP: {exc}; "
                                   f"{run.stderr_tail()}") from None
@@ -114,7 +131,8 @@ class Probe:
         text = f"{qemu.get('major')}.{qemu.get('minor')}.{qemu.get('micro')}"
         text += f" {version.get('package', '')}".rstrip()
         return EmulatorFacts(binary=os.fspath(self.binary), arch=str(target.get("arch")),
-                             version=text.strip(), machines=machines, host_cpu=host)
+                             version=text.strip(), machines=machines, host_cpu=host,
+                             devices=frozenset(str(t["name"]) for t in types))
 
     @staticmethod
     def _host_cpu(qmp: QmpClient) -> dict[str, bool] | None:

@@ -72,7 +72,7 @@ def test_compat_is_read_back_from_the_running_emulator() -> None:
         old = probe.machine("pc-i440fx-2.12", ["virtio-net-pci", "VGA"])
         new = probe.machine("pc-i440fx-7.2", ["virtio-net-pci", "VGA"])
         again = probe.machine("pc-i440fx-2.12", ["virtio-net-pci", "VGA"])
-        assert probe.launches == 2  # asked once per machine type
+        assert probe.launches == 3  # -machine none once, then once per machine type
     assert again is old
     assert old.error is None and new.error is None
     assert old.i8042_extended_state is False  # hw_compat_6_0 on the old type
@@ -184,3 +184,21 @@ def test_malformed_domain_exits_2_naming_the_file(capsys: pytest.CaptureFixture[
     assert code == 2
     assert f"{domains / 'broken.xml'}:4: invalid XML" in err
     assert "Traceback" not in err and not junit.exists()
+
+
+def test_a_legacy_device_the_emulator_lacks_is_named(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    changed = _mutated(tmp_path, "      VGA: {romfile: vgabios-stdvga.bin",
+                       "      cirrus-vga-rhel: {romfile: vgabios-cirrus.bin}\n"
+                       "      VGA: {romfile: vgabios-stdvga.bin")
+    domains = tmp_path / "domains"
+    domains.mkdir()
+    text = (DATA / "clean" / "app01.xml").read_text()
+    (domains / "app01.xml").write_text(
+        text.replace("<model type='vga'", "<model type='cirrus-vga-rhel'"))
+    code, report = migcheck(capsys, "--domains", str(domains), "--data", str(changed))
+    assert code == 1
+    cells = ids_by_cell(report)
+    assert cells["app01"] == {"device-missing"}
+    assert cells["machine:pc-i440fx-2.12"] == {"device-missing"}
+    assert "cirrus-vga-rhel" in report["domains"][0]["reasons"][0]["detail"]

@@ -99,6 +99,8 @@ def test_each_compat_difference_is_named(tree_data: data.MigrationData) -> None:
                Device("nic", "virtio-net-pci", rom_bar=False), Device("nic", "pcnet")]
     assert _ids(compat.device_problems(rhel7, broken, devices)) == [
         "compat-rom-size", "compat-vgamem", "device-not-covered"]
+    lacking = _facts(missing_devices=("virtio-net-pci",))
+    assert _ids(compat.device_problems(rhel7, lacking, devices[:1])) == ["device-missing"]
     failed = MachineFacts(machine="x", error="QEMU exited 1")
     assert _ids(compat.machine_problems(rhel7, failed)) == ["emulator-probe-failed"]
 

@@ -101,7 +101,9 @@ def parse(data: Any, origin: Origin, path: Path) -> MigrationData:
     if top.int("schema", 1) != 1:
         raise top.error("schema", "unsupported schema (this program reads schema 1)")
     sources = {k: r_str(top.sub("sources"), k) for k in top.sub("sources").data}
-    compat = {name: _compat(name, r, sources) for name, r in top.items("compat")}
+    compat: dict[str, Compat] = {}
+    for name, r in top.items("compat"):
+        compat[name] = _compat(name, r, sources, compat)
     hosts = {name: _host(name, r, sources, compat) for name, r in top.items("hosts")}
     seen: dict[str, str] = {}
     for host in hosts.values():
@@ -133,28 +135,40 @@ def _sources(r: Reader, known: dict[str, str]) -> tuple[str, ...]:
 
 def _size(r: Reader, name: str) -> int | None:
     value = r.int(name)
-    if value is not None and (value <= 0 or value & (value - 1)):
-        raise r.error(name, f"expected a power of two (a RAM block size), got {value}")
+    if value is not None and (value < 0 or value & (value - 1)):
+        raise r.error(name, f"expected a power of two (a RAM block size) or 0 (no ROM), "
+                            f"got {value}")
     return value
 
 
-def _opt_bool(r: Reader, name: str) -> bool | None:
-    return r.bool(name) if r.has(name) else None
+def _opt_bool(r: Reader, name: str, default: bool | None = None) -> bool | None:
+    return r.bool(name) if r.has(name) else default
 
 
-def _compat(name: str, r: Reader, sources: dict[str, str]) -> Compat:
-    r.only(("source", "i8042_extended_state", "hpet", "bios_block", "devices"))
-    devices = {}
+def _compat(name: str, r: Reader, sources: dict[str, str],
+            declared: dict[str, Compat]) -> Compat:
+    """A compat profile; ``base: OTHER`` starts from a profile declared above it."""
+    r.only(("base", "source", "i8042_extended_state", "hpet", "bios_block", "devices"))
+    base = Compat(name, (), None, None, None, {})
+    if r.has("base"):
+        parent = r.str("base")
+        if parent not in declared:
+            raise r.error("base", f"unknown compat profile {parent!r} (a base must be "
+                                  f"declared above: {', '.join(declared) or 'none'})")
+        base = declared[parent]
+    devices = dict(base.devices)
     for dev, d in r.items("devices"):
         d.only(("romfile", "rom_block", "vgamem_mb", "verified"))
         devices[dev] = DeviceCompat(name=dev, romfile=d.str("romfile"),
                                     rom_block=_size(d, "rom_block"),
                                     vgamem_mb=d.int("vgamem_mb"),
                                     verified=d.bool("verified", True))
-    return Compat(name=name, sources=_sources(r, sources),
-                  i8042_extended_state=_opt_bool(r, "i8042_extended_state"),
-                  hpet=_opt_bool(r, "hpet"), bios_block=_size(r, "bios_block"),
-                  devices=devices)
+    return Compat(
+        name=name, sources=tuple(dict.fromkeys(base.sources + _sources(r, sources))),
+        i8042_extended_state=_opt_bool(r, "i8042_extended_state", base.i8042_extended_state),
+        hpet=_opt_bool(r, "hpet", base.hpet),
+        bios_block=_size(r, "bios_block") if r.has("bios_block") else base.bios_block,
+        devices=devices)
 
 
 def _host(name: str, r: Reader, sources: dict[str, str], compat: dict[str, Compat]) -> Host:

@@ -158,9 +158,12 @@ class Probe:
 
 def _read_machine(qmp: QmpClient, name: str, devices: Sequence[str]) -> MachineFacts:
     unattached = qmp.execute("qom-list", path="/machine/unattached")
-    kbd = qemuout.children_of_type(unattached, "i8042")
-    state = (bool(qmp.execute("qom-get", path=f"/machine/unattached/{kbd[0]}",
-                              property="extended-state")) if kbd else None)
+    state = None  # no i8042, or one older than 6.1 (no property, no subsection): nothing sent
+    for child in qemuout.children_of_type(unattached, "i8042")[:1]:
+        path = f"/machine/unattached/{child}"
+        props = {p["name"] for p in qmp.execute("qom-list", path=path)}
+        found = _get(qmp, path, "extended-state", props)
+        state = None if found is None else bool(found)
     blocks = qemuout.parse_ramblock(qmp.hmp("info ramblock"))
     found = {}
     for index, dev in enumerate(devices):

@@ -34,6 +34,10 @@ def test_tree_data_has_the_legacy_types_with_their_sources(
     assert (rhel7.i8042_extended_state, rhel7.hpet, rhel7.bios_block) == (False, False, 0x40000)
     assert rhel7.devices["virtio-net-pci"].romfile == "pxe-virtio.rom"
     assert all(s in tree_data.sources for c in tree_data.compat.values() for s in c.sources)
+    rhel600 = x86["rhel6.0.0"]  # extends rhel6: its VGA has no ROM (rombar=0)
+    assert (rhel600.devices["VGA"].rom_block, rhel600.devices["e1000"].rom_block) == (0, 0x20000)
+    assert (rhel600.bios_block, rhel600.hpet) == (0x20000, False)
+    assert "ev-rhel6-roms" in rhel600.sources
     assert tree_data.renamed == {"arch-facilities": "arch-capabilities"}
     assert {"hle", "rtm", "spec-ctrl"} <= set(tree_data.host_dependent)
 
@@ -51,6 +55,7 @@ def test_tree_data_has_the_legacy_types_with_their_sources(
      "already declared by host qemu-kvm-ev-2.12-x86_64", "rhel6.0.0: rhel6"),
     ("source: [ev-virt]\n    devices: {}", "source: [ev-vrit]\n    devices: {}",
      "unknown source 'ev-vrit'", "ev-vrit"),
+    ("base: rhel6\n", "base: rhel9\n", "unknown compat profile 'rhel9'", "rhel9"),
 ])
 def test_bad_data_is_file_line_key(tmp_path: Path, old: str, new: str, message: str,
                                    on_line: str) -> None:

@@ -25,7 +25,8 @@ def cpu_problems(cpu: Cpu, cpu_map: CpuMap, data: MigrationData,
                                                    "hosts with the same CPU and microcode"))
     if cpu.model and cpu.model not in cpu_map.models:
         out.append(Problem("cpu-model-missing", f"CPU model {cpu.model} is not in the new cpu "
-                                                f"map ({cpu_map.path})"))
+                                                f"map ({cpu_map.path}); remedy: move the VM to a "
+                                                "model both maps have (virsh cpu-models)"))
     for name, _policy in cpu.features:
         new = data.renamed.get(name)
         if new and name not in cpu_map.features:
@@ -35,7 +36,9 @@ def cpu_problems(cpu: Cpu, cpu_map: CpuMap, data: MigrationData,
                                f"{new} in the source domain / el7 cpu map before migrating)"))
         elif name not in cpu_map.features:
             out.append(Problem("cpu-feature-missing", f"feature {name} is not in the new cpu "
-                                                      f"map ({cpu_map.path})"))
+                                                      f"map ({cpu_map.path}); remedy: drop it "
+                                                      "from the domain's CPU or add it to the "
+                                                      "new libvirt's cpu map"))
     return out + host_problems(cpu, cpu_map, data, host)
 
 

@@ -20,7 +20,7 @@ from pipeline.core.errors import PipelineError
 
 #: command modules, in help order
 COMMANDS = ("targets", "render", "validate", "diff", "patches", "srpm", "build",
-            "verify_upgrade", "legacy")
+            "verify_upgrade", "legacy", "migcheck")
 
 
 class _Parser(argparse.ArgumentParser):

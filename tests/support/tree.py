@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TREE_PARTS = ("matrix.yaml", "templates", "macros", "patches", "specs", "profiles",
-              "rpmlint.toml", "upgrades.yaml", "legacy")
+              "rpmlint.toml", "upgrades.yaml", "legacy", "migration.yaml")
 
 
 def copy_tree(dest: Path) -> Path:

@@ -22,11 +22,19 @@ class QmpClient:
 
     def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(timeout)
-        self._sock.connect(os.fspath(path))
+        try:
+            self._sock.settimeout(timeout)
+            self._sock.connect(os.fspath(path))
+        except OSError:
+            self._sock.close()  # a QEMU still starting: the caller retries with a new socket
+            raise
         self._file = self._sock.makefile("rwb")
-        self._read()  # greeting
-        self.execute("qmp_capabilities")
+        try:
+            self._read()  # greeting
+            self.execute("qmp_capabilities")
+        except (OSError, ValueError, RuntimeError):
+            self.close()
+            raise
 
     def _read(self) -> dict[str, Any]:
         while True:
@@ -82,14 +90,20 @@ class QemuRun:
 
 
 @contextmanager
-def qemu_process(binary: Path, firmware: Path, scratch: Path, name: str,
-                 args: Sequence[str]) -> Iterator[QemuRun]:
-    """Start ``binary`` with a QMP socket in ``scratch``; always killed on exit."""
+def qemu_process(binary: Path, firmware: Path | None, scratch: Path, name: str,
+                 args: Sequence[str], *, accel: str = "tcg",
+                 memory: str | None = "128") -> Iterator[QemuRun]:
+    """Start ``binary`` with a QMP socket in ``scratch``; always killed on exit.
+
+    ``firmware`` None: the binary's own firmware search path (no ``-L``); ``memory`` None: no
+    ``-m`` (e.g. with ``-machine none``).
+    """
     qmp_path = scratch / f"{name}.qmp"
     log = scratch / f"{name}.log"
     qmp_path.unlink(missing_ok=True)
-    argv = [os.fspath(binary), "-L", os.fspath(firmware), "-display", "none", "-nodefaults",
-            "-accel", "tcg", "-m", "128",
+    argv = [os.fspath(binary), *(["-L", os.fspath(firmware)] if firmware else []),
+            "-display", "none", "-nodefaults", "-accel", accel,
+            *(["-m", memory] if memory else []),
             "-qmp", f"unix:{qmp_path},server=on,wait=off", *args]
     with log.open("wb") as err:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,

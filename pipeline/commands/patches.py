@@ -125,11 +125,11 @@ def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path
 
 def _report(ctx: Context, as_json: bool, results: list[patchcheck.PatchResult],
             findings: list[Finding], notes: list[str]) -> None:
+    ctx.emit_json({"results": [{"cells": list(r.cells), "package": r.package,
+                                "patch": r.patch, "status": r.status, "detail": r.detail}
+                               for r in results],
+                   "findings": [f.to_json() for f in findings], "checks": notes})
     if as_json:
-        ctx.emit_json({"results": [{"cells": list(r.cells), "package": r.package,
-                                    "patch": r.patch, "status": r.status, "detail": r.detail}
-                                   for r in results],
-                       "findings": [f.to_json() for f in findings], "checks": notes})
         return
     for r in results:
         ctx.say(f"{r.status:9} {r.package}: {r.patch}  [{', '.join(r.cells)}]"

@@ -56,6 +56,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.preflight:  # kept apart from the sandbox run: the report shows both
+        ctx.run_name = "verify-upgrade-preflight"
     matrix = ctx.matrix()
     path = args.scenarios_file or ctx.tree / scenarios.FILE_NAME
     loaded = scenarios.load(path, oses=matrix.oses, packages=matrix.packages)
@@ -79,8 +81,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit.to_xml(results, CHECKS), encoding="utf-8")
-    if args.json:
-        ctx.emit_json({"scenarios": [r.to_json() for r in results]})
+    ctx.emit_json({"scenarios": [r.to_json() for r in results]})
     failed = [r.id for r in results if r.status != "passed"]
     ctx.say(f"verify-upgrade: {len(results)} scenarios, {len(failed)} failed"
             + (f" ({', '.join(failed)})" if failed else ""))

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "patches": 4,     # the patch series: apply checks, Python 2 port, QEMU self-test
     "builds": 5,      # planner, runner, results, backends
     "upgrade": 6,     # legacy sets, stand-ins, sandboxes, checks
+    "report": 8,      # the evidence bundle: run records -> HTML + JSON
     "context": 10,    # the loaded tree a command works on
     "commands": 11,
     "cli": 12,

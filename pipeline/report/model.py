@@ -103,11 +103,14 @@ def _add_repro(states: dict[str, dict[str, Any]], rec: Mapping[str, Record], pac
 
 
 _ORDER = ("fail", "warn", "not-run", "pass", "n/a")
+#: a grid cell's own state: its worst stage, where a stage that did not run only counts when
+#: no stage ran (each stage still shows "not run" itself)
+_CELL_ORDER = ("fail", "warn", "pass", "not-run", "n/a")
 
 
 def _worst(states: Any) -> str:
     found = set(states)
-    return next((s for s in _ORDER if s in found), "n/a")
+    return next((s for s in _CELL_ORDER if s in found), "n/a")
 
 
 def scenarios(sources: Sources, attach: Attachments) -> list[dict[str, Any]]:
@@ -182,10 +185,10 @@ def _runs(records: Mapping[str, Record]) -> list[dict[str, Any]]:
 
 def _summary(rows: list[dict[str, Any]], upgrade: list[dict[str, Any]],
              gate: Mapping[str, Any]) -> dict[str, Any]:
-    states = [c["state"] for r in rows for c in r["cells"]]
+    states = [s["state"] for r in rows for c in r["cells"] for s in c["stages"].values()]
     counts = {s: states.count(s) for s in _ORDER}
     failed = [u["id"] for u in upgrade if u["state"] == "fail"]
     overall = "fail" if counts["fail"] or failed or gate["state"] == "fail" else \
-        "warn" if counts["warn"] or counts["not-run"] else "pass"
-    return {"state": overall, "cells": counts, "scenarios": len(upgrade),
+        "warn" if counts["warn"] else "pass"
+    return {"state": overall, "stages": counts, "scenarios": len(upgrade),
             "scenarios_failed": failed, "migration": gate["state"]}

@@ -101,7 +101,7 @@ def test_package_summary_is_escaped() -> None:
          "new_source": "real", "status": "changed",
          "deps": {"requires": {"added": ["<img src=x onerror=y>"]}}, "files": {},
          "scriptlets": {}}]}
-    model = {"summary": {"state": "pass", "cells": {}, "scenarios": 0, "scenarios_failed": [],
+    model = {"summary": {"state": "pass", "stages": {}, "scenarios": 0, "scenarios_failed": [],
                          "migration": "not-run"},
              "generated": "now", "tree": "t", "stages": [], "grid": [], "scenarios": [],
              "migration": {"state": "not-run", "detail": "", "findings": [], "fields": {}},

@@ -97,7 +97,10 @@ def validate_state(record: Record | None, cell: Cell, package: str) -> dict[str,
     return stage("warn", f"{len(mine)} warnings", details=lines) if mine else stage("pass", "clean")
 
 
-def patches_state(record: Record | None, cell: Cell, package: str) -> dict[str, Any]:
+def patches_state(record: Record | None, cell: Cell, package: str, *,
+                  has_patches: bool = True) -> dict[str, Any]:
+    if not has_patches:
+        return stage("n/a", "no series", details=["the matrix gives this package no patches"])
     if record is None:
         return _not_run("patches")
     result = _result(record)
@@ -106,7 +109,8 @@ def patches_state(record: Record | None, cell: Cell, package: str) -> dict[str, 
     found = [f for f in result.get("findings", []) if f.get("package") == package
              and (f.get("cell") is None or cell.id in str(f.get("cell")).split(","))]
     if not applied and not found:
-        return stage("n/a", "no patches checked", details=["no series applied for this cell"])
+        return stage("not-run", "not checked",
+                     details=["the last patches run did not check this package and cell"])
     lines = [f"{f['level']}: {f['id']}: {f['detail']}" for f in found]
     lines += [f"{r['status']}: {r['patch']}" for r in applied if r.get("status") != "applies"]
     if any(f.get("level") == "error" for f in found):

@@ -79,7 +79,9 @@ def grid(matrix: Matrix, sources: Sources, attach: Attachments) -> list[dict[str
             states = {
                 "render": collect.render_state(rec.get("render"), matrix, cell, package),
                 "validate": collect.validate_state(rec.get("validate"), cell, package),
-                "patches": collect.patches_state(rec.get("patches"), cell, package),
+                "patches": collect.patches_state(
+                    rec.get("patches"), cell, package,
+                    has_patches=bool(matrix.packages[package].patches)),
                 "build": (build_state(item, attach, rec.get("build"), package, cell) if item
                           else collect.stage("not-run", "not built",
                                              details=["no build of this cell recorded"])),

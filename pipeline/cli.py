@@ -85,9 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code: int,
                  error: str | None) -> None:
-    """The one place a run's record is written (``.cache/runs/<command>.json``): what the
-    command emitted, or the error of a run that could not do its work (a missing tool).
-    Bad input (exit 2) leaves the previous record alone."""
+    """The one place a run's record is written (``.cache/runs/<command>.json``, or
+    ``<command>@<tag>.json`` for one of parallel runs): what the command emitted, or the error
+    of a run that could not do its work (a missing tool). Bad input (exit 2) leaves the
+    previous record alone."""
     if ctx.run_name is None or code == 2 or (ctx.result is None and error is None):
         return
     try:
@@ -95,7 +96,8 @@ def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code:
             "command": ctx.run_name, "argv": list(sys.argv[1:] if argv is None else argv),
             "profiles": [str(p) for p in ctx.profiles], "exit_code": code, "error": error,
             "started": started, "finished": time.time(),
-            "duration_s": round(time.time() - started, 3), "result": ctx.result})
+            "duration_s": round(time.time() - started, 3), "result": ctx.result},
+            tag=os.environ.get(runs.TAG_ENV, ""))
     except OSError as exc:  # a read-only tree still gets its result printed
         logging.getLogger(__name__).warning("run record not written: %s", exc)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.context import Context
 from pipeline.core.errors import InputError
-from pipeline.report import bundle, collect, model
+from pipeline.report import bundle, collect, junit, model
 
 
 def add_parser(sub: Any) -> None:
@@ -24,6 +24,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--run", type=Path, metavar="MANIFEST",
                    help="a folder of run records, or a JSON file naming one record per command "
                         "(default: .cache/runs)")
+    p.add_argument("--junit", type=Path, metavar="FILE",
+                   help="also write the grid as JUnit XML (one testcase per cell and stage)")
     p.add_argument("--no-compare", action="store_true",
                    help="leave out the comparison with the previous release")
     p.add_argument("--json", action="store_true", help="print the report's JSON")
@@ -40,6 +42,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     data = model.assemble(ctx.tree, matrix, sources, attach,
                           compare_releases=not args.no_compare)
     index = bundle.write(args.out or ctx.cache_dir / "report", data, attach)
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(junit.to_xml(data), encoding="utf-8")
     ctx.emit_json({"index": str(index), "summary": data["summary"], "red": data["red"]})
     for item in data["red"]:
         ctx.say(f"FAIL {item['where']}: {item['reason'][:160]}\n     reproduce: {item['command']}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.builds.results import MANIFEST
-from pipeline.core.runs import RUNS_DIR, read_record
+from pipeline.core.runs import RUNS_DIR, read_merged, read_record
 from pipeline.matrix.model import Cell, Matrix
 from pipeline.upgrade.checks import checks_run
 
@@ -39,7 +39,7 @@ def load_sources(cache: Path, run: Path | None = None) -> Sources:
     results = cache / "results"
     if run is None or run.is_dir():
         folder = run or cache / RUNS_DIR
-        found = {n: read_record(folder / f"{n}.json") for n in RECORDS}
+        found = {n: read_merged(folder, n) for n in RECORDS}
         return Sources({n: r for n, r in found.items() if r is not None}, results)
     manifest = json.loads(run.read_text(encoding="utf-8"))
     records: dict[str, Record] = {}

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
+from pipeline.core import runs as runs_mod
 from pipeline.report import bundle
 from tests.conftest import CliResult
 from tests.support.reportdata import demo_like, record
+from tests.support.reportdata import scenario as scenario_row
 
 Cli = Callable[..., CliResult]
 
@@ -46,8 +51,11 @@ def test_stale_spec_turns_only_its_cells_red(cli: Cli, tree: Path) -> None:
     spec = tree / "specs/bclinux7/qemu.spec"
     spec.write_text(spec.read_text() + "\n# hand edit\n")
     assert cli("-C", str(tree), "render", "--check").code == 1
-    result, data, _ = report(cli, tree)
+    result, data, _ = report(cli, tree, "--junit", str(tree / "junit.xml"))
     assert result.code == 1
+    failure = ET.parse(tree / "junit.xml").getroot().find(
+        ".//testcase[@name='bclinux7-x86_64.render']/failure")
+    assert failure is not None and "reproduce: virt-pipeline render --check" in str(failure.text)
     assert cell(data, "qemu", "bclinux7-x86_64")["stages"]["render"]["state"] == "fail"
     assert cell(data, "libvirt", "bclinux7-x86_64")["stages"]["render"]["state"] == "pass"
     assert cell(data, "qemu", "bclinux-euler-x86_64")["stages"]["render"]["state"] == "pass"
@@ -74,8 +82,11 @@ def test_demo_like_run_grid_and_links(cli: Cli, tree: Path) -> None:
 
 def test_failed_scenario_is_red_with_reason_and_command(cli: Cli, tree: Path) -> None:
     demo_like(tree, failed_scenario="bclinux7-el7-base")
-    result, data, html = report(cli, tree)
+    result, data, html = report(cli, tree, "--junit", str(tree / "junit.xml"))
     assert result.code == 1
+    suites = ET.parse(tree / "junit.xml").getroot()
+    assert suites.get("failures") == "0"  # the grid is green: the scenario has its own JUnit
+    assert suites.find(".//testcase[@name='bclinux7-x86_64.build']/skipped") is not None
     red = [r for r in data["red"] if "bclinux7-el7-base" in r["where"]]
     assert red[0]["reason"].startswith("qemu-kvm is still installed")
     assert red[0]["command"] == ("virt-pipeline --profile profiles/demo.yaml verify-upgrade "
@@ -123,3 +134,21 @@ def test_migration_gate_slot_reads_a_migcheck_record(cli: Cli, tree: Path) -> No
     assert "pc-i440fx-rhel7.6.0 not in 6.2" in html
     assert any(r["where"] == "migration gate" and r["command"] == "virt-pipeline migcheck"
                for r in data["red"])
+
+
+def test_parallel_runs_of_one_command_are_merged(cli: Cli, tree: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_like(tree, failed_scenario="bclinux7-el7-base")
+    runs = tree / ".cache/runs"
+    (runs / "verify-upgrade.json").rename(runs / "verify-upgrade@bclinux7.json")
+    monkeypatch.setenv(runs_mod.TAG_ENV, "euler job/1")
+    assert cli("-C", str(tree), "render", "--check").code == 0
+    assert (runs / "render@euler_job_1.json").is_file()
+    record(tree, "verify-upgrade", {"scenarios": [scenario_row("bclinux-euler-stock",
+                                                               "bclinux-euler",
+                                                               preflight=False)]})
+    _, data, _ = report(cli, tree)
+    seen = {(s["id"], s["state"]) for s in data["scenarios"] if s["run"] == "verify-upgrade"}
+    assert seen == {("bclinux7-el7-base", "fail"), ("bclinux-euler-prev", "pass"),
+                    ("bclinux-euler-stock", "pass")}
+    assert data["summary"]["state"] == "fail"

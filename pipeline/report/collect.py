@@ -191,7 +191,8 @@ def _newest(results: Path) -> list[dict[str, Any]]:
             continue
         old = newest.get(data["key"])
         if old is None or float(data.get("finished", 0)) > float(old["manifest"]["finished"]):
-            newest[data["key"]] = {"entry": {"key": data["key"], "cells": data.get("cells", [])},
+            newest[data["key"]] = {"entry": {"key": data["key"], "cells": data.get("cells", []),
+                                             "arches": data.get("arches", [])},
                                    "kind": "built" if data.get("status") == "ok" else "failed",
                                    "manifest": dict(data), "folder": str(path.parent)}
     return list(newest.values())

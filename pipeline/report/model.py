@@ -74,8 +74,7 @@ def grid(matrix: Matrix, sources: Sources, attach: Attachments) -> list[dict[str
     for package in sorted(matrix.packages):
         cells = []
         for cell in matrix.cells:
-            item = next((b for b in builds if b["entry"].get("key", "").endswith(f"/{package}")
-                         and cell.id in b["entry"].get("cells", [])), None)
+            item = next((b for b in builds if _covers(b["entry"], package, cell)), None)
             states = {
                 "render": collect.render_state(rec.get("render"), matrix, cell, package),
                 "validate": collect.validate_state(rec.get("validate"), cell, package),
@@ -91,6 +90,14 @@ def grid(matrix: Matrix, sources: Sources, attach: Attachments) -> list[dict[str
                           "state": _worst(s["state"] for s in states.values())})
         rows.append({"package": package, "cells": cells})
     return rows
+
+
+def _covers(entry: Mapping[str, Any], package: str, cell: Cell) -> bool:
+    """A build entry is this cell's when it names the cell and builds the cell's arch (one
+    unit's entries can split: x86_64 built, aarch64 not buildable on this host)."""
+    arches = entry.get("arches") or [cell.arch]
+    return (str(entry.get("key", "")).endswith(f"/{package}")
+            and cell.id in entry.get("cells", []) and cell.arch in arches)
 
 
 def _add_repro(states: dict[str, dict[str, Any]], rec: Mapping[str, Record], package: str,

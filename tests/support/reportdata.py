@@ -64,10 +64,15 @@ def demo_like(tree: Path, *, failed_scenario: str = "") -> None:
          "status": "applies", "detail": ""}], "findings": [], "checks": []})
     build_result(tree)
     demo = ("profiles/demo.yaml",)
-    record(tree, "build", {"planned": [], "built": [], "failed": [], "unbuildable": [],
+    record(tree, "build", {"planned": [], "built": [], "failed": [],
                            "skipped": [{"key": "bclinux-euler/libvirt-python",
-                                        "cells": list(EULER), "fingerprint": FINGERPRINT,
-                                        "reason": "up to date"}]}, profiles=demo)
+                                        "cells": list(EULER), "arches": ["x86_64"],
+                                        "fingerprint": FINGERPRINT, "reason": "up to date"}],
+                           "unbuildable": [{"key": "bclinux-euler/libvirt-python",
+                                            "cells": list(EULER), "arches": ["aarch64"],
+                                            "fingerprint": FINGERPRINT,
+                                            "reason": "local backend cannot build aarch64 here"}],
+                           }, profiles=demo)
     ids = [("bclinux7-el7-base", "bclinux7"), ("bclinux-euler-prev", "bclinux-euler")]
     record(tree, "verify-upgrade-preflight", {"scenarios": [
         scenario(s, o, preflight=True) for s, o in ids]}, profiles=demo)

@@ -70,6 +70,9 @@ def test_demo_like_run_grid_and_links(cli: Cli, tree: Path) -> None:
     built = cell(data, "libvirt-python", "bclinux-euler-x86_64")["stages"]["build"]
     assert built["state"] == "pass"
     assert "python3-libvirt-9.0.0-1.oe2203.bclinux.x86_64" in built["details"]
+    aarch64 = cell(data, "libvirt-python", "bclinux-euler-aarch64")["stages"]["build"]
+    assert (aarch64["state"], aarch64["text"]) == ("n/a", "not built here")
+    assert aarch64["details"] == ["local backend cannot build aarch64 here"]
     assert cell(data, "qemu", "bclinux7-x86_64")["stages"]["validate"]["state"] == "warn"
     assert cell(data, "qemu", "bclinux7-x86_64")["stages"]["build"]["state"] == "not-run"
     hrefs = re.findall(r'href="([^"]+)"', html)

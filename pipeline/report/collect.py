@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.builds.results import MANIFEST
+from pipeline.core.errors import InputError
 from pipeline.core.runs import RUNS_DIR, read_merged, read_record
 from pipeline.matrix.model import Cell, Matrix
 from pipeline.upgrade.checks import checks_run
@@ -41,9 +42,15 @@ def load_sources(cache: Path, run: Path | None = None) -> Sources:
         folder = run or cache / RUNS_DIR
         found = {n: read_merged(folder, n) for n in RECORDS}
         return Sources({n: r for n, r in found.items() if r is not None}, results)
-    manifest = json.loads(run.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(run.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"not a run manifest (JSON): {exc}", file=str(run)) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), dict):
+        raise InputError('a run manifest is {"runs": {"<command>": "<record>.json", ...}}',
+                         file=str(run), key="runs")
     records: dict[str, Record] = {}
-    for name, rel in dict(manifest.get("runs", {})).items():
+    for name, rel in manifest["runs"].items():
         record = read_record(run.parent / str(rel))
         if record is not None:
             records[str(name)] = record

@@ -155,3 +155,19 @@ def test_parallel_runs_of_one_command_are_merged(cli: Cli, tree: Path,
     assert seen == {("bclinux7-el7-base", "fail"), ("bclinux-euler-prev", "pass"),
                     ("bclinux-euler-stock", "pass")}
     assert data["summary"]["state"] == "fail"
+
+
+def test_run_manifest_names_the_records(cli: Cli, tree: Path) -> None:
+    demo_like(tree, failed_scenario="bclinux7-el7-base")
+    elsewhere = tree / "ci-artifacts"
+    (tree / ".cache/runs").rename(elsewhere)
+    manifest = tree / "run.json"
+    manifest.write_text(json.dumps({"runs": {"verify-upgrade": "ci-artifacts/verify-upgrade.json"},
+                                    "results": ".cache/results"}))
+    result, data, _ = report(cli, tree, "--run", str(manifest))
+    assert result.code == 1 and [r["run"] for r in data["scenarios"]] == ["verify-upgrade"] * 2
+    assert data["grid"][0]["cells"][0]["stages"]["render"]["state"] == "not-run"
+    manifest.write_text("{not json")
+    bad = cli("-C", str(tree), "report", "--out", str(tree / "b2"), "--run", str(manifest))
+    assert bad.code == 2 and bad.err.startswith(f"virt-pipeline: {manifest}: not a run manifest")
+    assert "Traceback" not in bad.err and not (tree / "b2").exists()

@@ -145,7 +145,8 @@ def scenario_rows(records: Mapping[str, Record]) -> list[dict[str, Any]]:
                          "state": "fail" if s.get("status") != "passed" else "pass",
                          "checks": checks, "final_set": s.get("final_set", []),
                          "sources": s.get("sources", {}),
-                         "log": str(s.get("log", "")).split(" (kept:")[0],
+                         # "LOG (kept: ROOT)" / "LOG (replayed: ...)": the file
+                         "log": str(s.get("log", "")).split(" (")[0],
                          "reason": next((d[0] for d in errors.values() if d), "")})
     return rows
 

@@ -122,11 +122,19 @@ def _worst(states: Any) -> str:
     return next((s for s in _CELL_ORDER if s in found), "n/a")
 
 
+def _log_file(recorded: str, logs: Path) -> Path:
+    """The scenario's log: where the run wrote it, or (the record came from another machine,
+    e.g. a CI job's artifacts) the file of that name in this tree's upgrade logs."""
+    path = Path(recorded)
+    return path if path.is_file() else logs / path.name
+
+
 def scenarios(sources: Sources, attach: Attachments) -> list[dict[str, Any]]:
     rows = collect.scenario_rows(sources.records)
+    logs = sources.results.parent / "upgrade" / "logs"
     for row in rows:
         record = sources.records.get(row["run"])
-        log = attach.add(Path(row["log"]), f"upgrade/{row['run']}/{row['id']}.log") \
+        log = attach.add(_log_file(row["log"], logs), f"upgrade/{row['run']}/{row['id']}.log") \
             if row["log"] else None
         row["links"] = [{"label": "commands log", "path": log}] if log else []
         if row["state"] == "fail":

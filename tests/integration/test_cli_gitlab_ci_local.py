@@ -6,6 +6,7 @@ one commit behind (gitlab-ci-local evaluates ``rules:changes`` with git diff).""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -92,3 +93,45 @@ def test_schema_violation_is_refused(repo: Path) -> None:
     done = subprocess.run([str(gcl()), "--list"], cwd=repo, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode != 0 and "artefacts" in done.stdout + done.stderr
+
+
+RUN_JOBS_ENV = "VP_CI_RUN_JOBS"
+
+
+@pytest.mark.slow
+def test_merge_request_jobs_run_in_a_clean_clone(tmp_path: Path) -> None:
+    """Opt-in (``VP_CI_RUN_JOBS=1``, several minutes, PyPI reachable): gitlab-ci-local's shell
+    executor runs the merge request's check jobs and the report job in a clean clone of the
+    committed tree, each job in its own copy (``--shell-isolation``), its ``before_script``
+    making the virtualenv. The only change to the file: the job image is dropped, so the jobs
+    run on this host (the shell executor) rather than in a container."""
+    import os
+
+    if not os.environ.get(RUN_JOBS_ENV):
+        pytest.skip(f"set {RUN_JOBS_ENV}=1 to run the merge request's jobs with gitlab-ci-local "
+                    "(several minutes): NOT run")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    git(clone, "remote", "set-url", "origin", "https://gitlab.example.invalid/virt/pipeline.git")
+    git(clone, "update-ref", "refs/remotes/origin/main", "HEAD~1")
+    config = clone / ".gitlab-ci.yml"
+    config.write_text(config.read_text().replace("  image: $CI_IMAGE\n", ""))
+    done = subprocess.run(
+        [str(gcl()), "--shell-executor-no-image", "--shell-isolation",
+         "--variable", "CI_PIPELINE_SOURCE=merge_request_event",
+         "render-check", "validate", "upgrade-preflight", "report"],
+        cwd=clone, capture_output=True, text=True, timeout=3600, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    for job in ("render-check", "validate", "upgrade-preflight", "report"):
+        assert f"PASS  {job}" in out, job
+    artifacts = clone / ".gitlab-ci-local/artifacts"
+    report = artifacts / "report/report/report.json"
+    data = json.loads(report.read_text())
+    assert {r["run"] for r in data["scenarios"]} == {"verify-upgrade-preflight"}
+    assert all(s["state"] == "pass" for s in data["scenarios"])
+    states = {s["state"] for row in data["grid"] for c in row["cells"]
+              for name, s in c["stages"].items() if name in ("render", "validate")}
+    assert states == {"pass"}
+    assert (artifacts / "report/report/junit.xml").is_file()
+    assert (artifacts / "report/report/index.html").is_file()

@@ -113,6 +113,7 @@ def test_shape_of_the_pipeline() -> None:
     assert "$KOJI_CONFIG" in koji and "$KOJI_PROFILE" in koji
     report = config["report"]
     assert report["artifacts"]["expose_as"] and report["when"] == "always"
-    assert report["artifacts"]["reports"]["junit"] == "junit/report.xml"
+    assert report["artifacts"]["reports"]["junit"] == "report/junit.xml"
+    assert report["artifacts"]["paths"] == ["report/"]
     assert config["upgrade-preflight"]["artifacts"]["reports"]["junit"]
     assert "virt-pipeline migcheck" in config["migration-gate"]["script"]

@@ -171,3 +171,16 @@ def test_run_manifest_names_the_records(cli: Cli, tree: Path) -> None:
     bad = cli("-C", str(tree), "report", "--out", str(tree / "b2"), "--run", str(manifest))
     assert bad.code == 2 and bad.err.startswith(f"virt-pipeline: {manifest}: not a run manifest")
     assert "Traceback" not in bad.err and not (tree / "b2").exists()
+
+
+def test_logs_of_records_made_elsewhere_are_found_in_the_tree(cli: Cli, tree: Path) -> None:
+    demo_like(tree)
+    runs = tree / ".cache/runs/verify-upgrade.json"
+    data = json.loads(runs.read_text())
+    data["result"]["scenarios"][0]["log"] = "/builds/job-42/.cache/upgrade/logs/" \
+        "bclinux7-el7-base.log (replayed: inputs unchanged since then)"
+    runs.write_text(json.dumps(data))
+    _, _, html = report(cli, tree)
+    assert 'href="upgrade/verify-upgrade/bclinux7-el7-base.log"' in html
+    assert (tree / "bundle/upgrade/verify-upgrade/bclinux7-el7-base.log").read_text() == \
+        "dnf -y upgrade\nComplete!\n"

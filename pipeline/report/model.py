@@ -25,7 +25,10 @@ class Attachments:
     files: dict[str, Path] = field(default_factory=dict)  # bundle-relative path -> source
 
     def add(self, source: Path, dest: str) -> str | None:
-        if not source.is_file():
+        """``dest`` inside the bundle, or None (no such file, or a name that would leave the
+        bundle: record contents are not trusted)."""
+        parts = Path(dest).parts
+        if not source.is_file() or Path(dest).is_absolute() or ".." in parts:
             return None
         self.files[dest] = source
         return dest

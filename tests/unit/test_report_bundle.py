@@ -184,3 +184,16 @@ def test_logs_of_records_made_elsewhere_are_found_in_the_tree(cli: Cli, tree: Pa
     assert 'href="upgrade/verify-upgrade/bclinux7-el7-base.log"' in html
     assert (tree / "bundle/upgrade/verify-upgrade/bclinux7-el7-base.log").read_text() == \
         "dnf -y upgrade\nComplete!\n"
+
+
+def test_attachment_names_cannot_leave_the_bundle(tmp_path: Path) -> None:
+    from pipeline.report.model import Attachments
+
+    log = tmp_path / "build.log"
+    log.write_text("x")
+    attach = Attachments()
+    assert attach.add(log, "builds/bclinux7/qemu/logs/build.log") is not None
+    assert attach.add(log, "builds/bclinux7/qemu/../../../../escape.log") is None
+    assert attach.add(log, "/etc/escape.log") is None
+    assert attach.add(tmp_path / "missing.log", "builds/x.log") is None
+    assert list(attach.files) == ["builds/bclinux7/qemu/logs/build.log"]

@@ -4,7 +4,8 @@ A pre-flight scenario reads only the tree and this host's tools: the scenario's 
 its legacy manifests, the OS's rendered specs (the new set's stand-ins come from them), the
 macro files, the toolkit's own code, and rpm/rpmbuild/dnf/createrepo_c. The key hashes all of
 them; a scenario that names repos of its own (folders or URLs whose content is not the tree's)
-is never replayed. Sandbox runs against built packages are never replayed either.
+is never replayed. Sandbox runs against built packages, and runs in containers, are never
+replayed either.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ CODE = Path(__file__).resolve().parents[1]  # the pipeline package
 
 
 def replayable(scenario: Scenario, options: Options) -> bool:
-    return options.preflight and not (scenario.legacy_repos or scenario.new_repos)
+    """Pre-flights in an installroot (or none): a container image is named, not hashed, so a
+    rebuilt image under the same tag would be mistaken for the old one."""
+    return (options.preflight and options.sandbox in ("installroot", "none")
+            and not (scenario.legacy_repos or scenario.new_repos))
 
 
 def key(tree: Path, matrix: Matrix, scenario: Scenario, options: Options) -> str:

@@ -58,3 +58,5 @@ def test_key_covers_specs_scenario_and_options(tree: Path) -> None:
     spec.write_text(spec.read_text() + "\n")
     assert replay.key(tree, matrix, scenario, options) != base
     assert not replay.replayable(scenario, Options(cache=tree, preflight=False))
+    assert not replay.replayable(scenario, Options(cache=tree, preflight=True, sandbox="podman"))
+    assert replay.replayable(scenario, Options(cache=tree, preflight=True))

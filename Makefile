@@ -10,7 +10,12 @@ PY27   := $(VENV)/python2.7/bin/python2.7
 # the oldest Python the code must run on (openEuler 22.03's system Python); found via pyenv
 PY39   ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
 
-.PHONY: all setup venv test test39 unit lint demo bench render clean python27
+# gitlab-ci-local checks .gitlab-ci.yml (GitLab's schema, needs/extends/rules); 4.52.0 is the
+# last release that runs on Node 20. Installed by name from npm into the tree's cache.
+GCL_VERSION := 4.52.0
+GCL    := .cache/node/node_modules/.bin/gitlab-ci-local
+
+.PHONY: all setup venv test test39 unit lint demo bench render clean python27 report ci-tools mr-check
 
 all: test
 
@@ -29,7 +34,7 @@ setup venv: $(STAMP)
 python27: $(STAMP)
 	-tools/get-python27 $(VENV)/python2.7
 
-test: $(STAMP) python27 test39
+test: $(STAMP) python27 test39 ci-tools
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
@@ -50,6 +55,22 @@ lint: $(STAMP)
 
 render: $(STAMP)
 	$(BIN)/virt-pipeline render
+
+# the evidence bundle of the last run of each stage (.cache/report/index.html)
+report: $(STAMP)
+	$(BIN)/virt-pipeline report
+
+# what a merge request waits for, side by side: render --check, validate, upgrade pre-flight,
+# the libvirt-python patch checks (tools/mr-check; bench/mr_gate.py times it)
+mr-check: $(STAMP) python27
+	tools/mr-check
+
+$(GCL):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix .cache/node gitlab-ci-local@$(GCL_VERSION); \
+	else echo "ci-tools: no npm here: the gitlab-ci-local tests will skip (apt-get install npm)"; fi
+
+ci-tools: $(GCL)
 
 demo: $(STAMP) python27
 	tools/demo

@@ -11,16 +11,18 @@ import importlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline import __version__
 from pipeline.context import Context
+from pipeline.core import runs
 from pipeline.core.errors import PipelineError
 
 #: command modules, in help order
 COMMANDS = ("targets", "render", "validate", "diff", "patches", "srpm", "build",
-            "verify_upgrade", "legacy", "migcheck")
+            "verify_upgrade", "legacy", "migcheck", "report")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,19 +63,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     profiles = [Path(p) for p in args.profile]
     env_profiles = os.environ.get("VIRT_PIPELINE_PROFILE", "")
     profiles = [Path(p) for p in env_profiles.split(":") if p] + profiles
-    ctx = Context(tree=tree, profiles=profiles, json=bool(getattr(args, "json", False)))
+    ctx = Context(tree=tree, profiles=profiles, json=bool(getattr(args, "json", False)),
+                  run_name=args.command)
     if not (tree / "matrix.yaml").is_file():
         print(f"virt-pipeline: {tree / 'matrix.yaml'}: no matrix here (use -C TREE)",
               file=sys.stderr)
         return 2
+    started = time.time()
+    error = None
     try:
-        return int(args.func(args, ctx))
+        code = int(args.func(args, ctx))
     except PipelineError as exc:
         print(f"virt-pipeline: {exc}", file=sys.stderr)
-        return exc.exit_code
+        code, error = exc.exit_code, str(exc)
     except KeyboardInterrupt:
         print("virt-pipeline: interrupted", file=sys.stderr)
         return 130
+    _keep_record(ctx, argv, started, code, error)
+    return code
+
+
+def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code: int,
+                 error: str | None) -> None:
+    """The one place a run's record is written (``.cache/runs/<command>.json``, or
+    ``<command>@<tag>.json`` for one of parallel runs): what the command emitted, or the error
+    of a run that could not do its work (a missing tool). Bad input (exit 2) leaves the
+    previous record alone."""
+    if ctx.run_name is None or code == 2 or (ctx.result is None and error is None):
+        return
+    try:
+        runs.write_record(ctx.cache_dir, ctx.run_name, {
+            "command": ctx.run_name, "argv": list(sys.argv[1:] if argv is None else argv),
+            "profiles": [str(p) for p in ctx.profiles], "exit_code": code, "error": error,
+            "started": started, "finished": time.time(),
+            "duration_s": round(time.time() - started, 3), "result": ctx.result},
+            tag=os.environ.get(runs.TAG_ENV, ""))
+    except OSError as exc:  # a read-only tree still gets its result printed
+        logging.getLogger(__name__).warning("run record not written: %s", exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,10 @@ class Context:
     profiles: list[Path] = field(default_factory=list)
     json: bool = False
     _matrix: Matrix | None = None
+    #: the command's result as last given to :meth:`emit_json` (the CLI keeps it as the run's
+    #: record in ``.cache/runs/<run_name>.json``); ``run_name`` None: not kept (a dry run)
+    result: Any = None
+    run_name: str | None = None
 
     def matrix(self) -> Matrix:
         """The matrix with the profiles applied. With profiles, specs are rendered into a
@@ -42,8 +46,13 @@ class Context:
         return self.tree / ".cache"
 
     def emit_json(self, obj: Any) -> None:
-        json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
-        sys.stdout.write("\n")
+        """The command's result: printed as JSON with ``--json``, kept as the run's record
+        either way. Commands call it unconditionally and print their text lines when
+        ``not ctx.json``."""
+        self.result = obj
+        if self.json:
+            json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
+            sys.stdout.write("\n")
 
     def say(self, line: str) -> None:
         """A human line: to stdout normally, to stderr when stdout carries JSON."""

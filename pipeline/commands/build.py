@@ -61,13 +61,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     store = ResultStore(ctx.cache_dir / "results")
     steps, texts = buildplan.make_plan(matrix, cells, packages, builder, store, force=args.force)
     if args.dry_run:
+        ctx.run_name = None  # a plan is not a run: keep the last real build's record
         return _print_plan(ctx, steps, args.json)
     options = RunOptions(jobs=args.jobs, scratch=args.scratch, arch_override=arch_override,
                          cache=ctx.cache_dir, local_dirs=tuple(args.sources))
     report = Runner(matrix, builder, store, texts, options, ProgressBoard(sys.stderr)).run(steps)
-    if args.json:
-        ctx.emit_json(report.to_json())
-    else:
+    ctx.emit_json(report.to_json())
+    if not args.json:
         for item in report.unbuildable:
             ctx.say(f"not here {item['key']}: {item['reason']}")
         for item in report.skipped:

@@ -12,7 +12,8 @@ from pipeline.core.errors import InputError, ToolMissing
 from pipeline.core.findings import Finding, Level, has_errors
 from pipeline.matrix.load import select
 from pipeline.matrix.model import Cell, Matrix, Package
-from pipeline.patches import patchcheck, prepcheck
+from pipeline.patches import checkcache, patchcheck, prepcheck
+from pipeline.specs import render, rpmspec
 
 STATUS_FINDING: dict[str, tuple[str, Level]] = {
     "fuzz": ("patch-fuzz", "error"), "fails": ("patch-fails", "error"),
@@ -93,16 +94,46 @@ def _post_checks(ctx: Context, matrix: Matrix, pkg: Package, cells: tuple[Cell, 
         if cell.arch != host or cell.os.id in seen:
             continue  # %prep on this host only; other arches' %prep is checked by validate
         seen.add(cell.os.id)
+        key = _inputs_key(ctx, matrix, pkg, cell, python2)
+        folder = workdir / pkg.name / "checks"
+        cached = checkcache.load(folder, key)
+        if cached is not None:
+            findings += cached[0]
+            notes += cached[1]
+            continue
+        mine: list[Finding] = []
+        mine_notes: list[str] = []
         ctx.say(f"patches: rpmbuild -bp {pkg.name} for {cell.id}")
         prepared, problems = prepcheck.rpmbuild_prep(matrix, cell, pkg, workdir / pkg.name,
                                                      dirs=args.sources,
                                                      cache=ctx.cache_dir / "sources")
-        findings += problems
+        mine += problems
         if prepared is not None:
-            notes.append(f"{cell.id}: rpmbuild -bp applied the series in {prepared}")
-            findings += prepcheck.check_libvirt_python(ctx.tree, prepared, pkg, cell,
-                                                       workdir / pkg.name, python2, notes)
+            mine_notes.append(f"{cell.id}: rpmbuild -bp applied the series in {prepared}")
+            mine += prepcheck.check_libvirt_python(ctx.tree, prepared, pkg, cell,
+                                                   workdir / pkg.name, python2, mine_notes)
+        if not args.sources:  # a --sources tree is not part of the key: do not keep those
+            checkcache.store(folder, key, mine, mine_notes)
+        findings += mine
+        notes += mine_notes
     return findings
+
+
+def _inputs_key(ctx: Context, matrix: Matrix, pkg: Package, cell: Cell,
+                python2: Path | None) -> str:
+    """Everything the post-checks of ``cell`` read (see :mod:`pipeline.patches.checkcache`)."""
+    from pipeline.patches import py2compat
+
+    spec = render.spec_path(matrix, cell.os.id, cell.flavor_name, pkg.name)
+    code = Path(prepcheck.__file__).parent
+    return checkcache.inputs_key(
+        texts=[("cell", f"{cell.id} {cell.dist} {pkg.version}"),
+               ("sources", " ".join(s.sha256 or s.url for s in pkg.sources)),
+               ("python2", str(python2))],
+        files=[spec, *rpmspec.macro_files(ctx.tree, cell),
+               *(Path(matrix.root, "patches", pkg.name, p.file) for p in pkg.patches),
+               py2compat.system_libvirt_pc(), code / "prepcheck.py", code / "py2compat.py"],
+        stamps=[p for p in (python2, Path("/usr/bin/python3")) if p is not None])
 
 
 def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path,
@@ -125,11 +156,11 @@ def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path
 
 def _report(ctx: Context, as_json: bool, results: list[patchcheck.PatchResult],
             findings: list[Finding], notes: list[str]) -> None:
+    ctx.emit_json({"results": [{"cells": list(r.cells), "package": r.package,
+                                "patch": r.patch, "status": r.status, "detail": r.detail}
+                               for r in results],
+                   "findings": [f.to_json() for f in findings], "checks": notes})
     if as_json:
-        ctx.emit_json({"results": [{"cells": list(r.cells), "package": r.package,
-                                    "patch": r.patch, "status": r.status, "detail": r.detail}
-                                   for r in results],
-                       "findings": [f.to_json() for f in findings], "checks": notes})
         return
     for r in results:
         ctx.say(f"{r.status:9} {r.package}: {r.patch}  [{', '.join(r.cells)}]"

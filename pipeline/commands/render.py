@@ -25,8 +25,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     root = Path(matrix.specs_dir).parent
     if args.check:
         stale = render.stale(root, texts)
-        if args.json:
-            ctx.emit_json({"stale": stale, "specs": [str(p) for p in texts]})
+        ctx.emit_json({"stale": stale, "specs": [str(p) for p in texts]})
         for path in stale:
             ctx.say(f"stale: {path}")
         if not stale:
@@ -35,8 +34,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     changed = render.write(root, texts)
     if root.resolve() != ctx.tree.resolve():
         ctx.say(f"render: profile specs are in {root / 'specs'}")
-    if args.json:
-        ctx.emit_json({"written": changed, "specs": [str(p) for p in texts]})
+    ctx.emit_json({"written": changed, "specs": [str(p) for p in texts]})
     for path in changed:
         ctx.say(f"wrote {path}")
     ctx.say(f"render: {len(texts)} specs, {len(changed)} changed")

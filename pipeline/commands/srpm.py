@@ -47,6 +47,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         path.replace(final)
         made.append({"key": unit.key, "cells": list(unit.cells), "srpm": str(final)})
         ctx.say(f"{unit.key}: {final}")
-    if args.json:
-        ctx.emit_json({"srpms": made})
+    ctx.emit_json({"srpms": made})
     return 0

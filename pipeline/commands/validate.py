@@ -23,10 +23,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     matrix = ctx.matrix()
     cells = select(matrix.cells, args.cells)
     findings = validate.validate(matrix, cells, rpmlint=not args.no_rpmlint)
-    if args.json:
-        ctx.emit_json({"cells": [c.id for c in cells],
-                       "findings": [f.to_json() for f in findings]})
-    else:
+    ctx.emit_json({"cells": [c.id for c in cells],
+                   "findings": [f.to_json() for f in findings]})
+    if not args.json:
         for finding in findings:
             ctx.say(finding.line())
         errors = sum(f.level == "error" for f in findings)

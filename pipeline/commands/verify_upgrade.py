@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.context import Context
 from pipeline.core.errors import InputError
-from pipeline.upgrade import junit, scenarios
+from pipeline.upgrade import junit, replay, scenarios
 from pipeline.upgrade.checks import CHECKS, checks_run
 from pipeline.upgrade.prepare import Inputs, prepare
 from pipeline.upgrade.sandboxes import CONTAINER_KINDS, SANDBOXES
@@ -56,6 +56,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.preflight:  # kept apart from the sandbox run: the report shows both
+        ctx.run_name = "verify-upgrade-preflight"
     matrix = ctx.matrix()
     path = args.scenarios_file or ctx.tree / scenarios.FILE_NAME
     loaded = scenarios.load(path, oses=matrix.oses, packages=matrix.packages)
@@ -63,28 +65,49 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     results = []
     for scenario in chosen:
         options = _options(args, ctx, loaded, scenario)
-        inputs = Inputs(tree=ctx.tree, matrix=matrix, cache=(ctx.cache_dir / "upgrade").resolve(),
-                        result_repos=_result_repos(args, ctx, scenario.os),
-                        preflight=args.preflight, base="root" if options.base else "none")
-        if args.sandbox in CONTAINER_KINDS and options.base:
-            inputs = Inputs(**{**inputs.__dict__, "base": "host"})
-        prepared = prepare(scenario, inputs)
-        if args.sandbox == "none":
-            result = run_precheck_only(scenario, prepared, options)
-        else:
-            result = run_scenario(scenario, prepared, options)
+        result = _run_one(args, ctx, scenario, options)
         results.append(result)
         if not args.json:
             _say(ctx, result)
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit.to_xml(results, CHECKS), encoding="utf-8")
-    if args.json:
-        ctx.emit_json({"scenarios": [r.to_json() for r in results]})
+    ctx.emit_json({"scenarios": [r.to_json() for r in results]})
     failed = [r.id for r in results if r.status != "passed"]
     ctx.say(f"verify-upgrade: {len(results)} scenarios, {len(failed)} failed"
             + (f" ({', '.join(failed)})" if failed else ""))
     return 1 if failed else 0
+
+
+def _run_one(args: argparse.Namespace, ctx: Context, scenario: scenarios.Scenario,
+             options: Options) -> ScenarioResult:
+    """One scenario; a pre-flight whose inputs did not change is replayed (upgrade.replay)."""
+    matrix = ctx.matrix()
+    folder = ctx.cache_dir / "upgrade" / "replay"
+    entry = None
+    if replay.replayable(scenario, options) and not args.repo and not args.keep_sandbox:
+        entry = replay.key(ctx.tree, matrix, scenario, options)
+        cached = replay.load(folder, entry)
+        if cached is not None:
+            return cached
+    result = _fresh(args, ctx, scenario, options)
+    if entry is not None:
+        replay.store(folder, entry, result)
+    return result
+
+
+def _fresh(args: argparse.Namespace, ctx: Context, scenario: scenarios.Scenario,
+           options: Options) -> ScenarioResult:
+    matrix = ctx.matrix()
+    inputs = Inputs(tree=ctx.tree, matrix=matrix, cache=(ctx.cache_dir / "upgrade").resolve(),
+                    result_repos=_result_repos(args, ctx, scenario.os),
+                    preflight=args.preflight, base="root" if options.base else "none")
+    if args.sandbox in CONTAINER_KINDS and options.base:
+        inputs = Inputs(**{**inputs.__dict__, "base": "host"})
+    prepared = prepare(scenario, inputs)
+    if args.sandbox == "none":
+        return run_precheck_only(scenario, prepared, options)
+    return run_scenario(scenario, prepared, options)
 
 
 def _options(args: argparse.Namespace, ctx: Context, loaded: scenarios.ScenarioFile,

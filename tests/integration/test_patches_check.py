@@ -53,3 +53,37 @@ def test_corrupted_patch_fails_at_its_hunk(tree: Path, cli: Callable[..., CliRes
     assert fails[0]["detail"] == f"fails at hunk 2 of {first_file}"
     ids = {f["id"] for f in result.json()["findings"]}
     assert "patch-fails" in ids
+
+
+def test_unchanged_inputs_replay_the_post_checks(tree: Path, cli: Callable[..., CliResult],
+                                                 shared_cache: Path) -> None:
+    """The second run replays rpmbuild -bp and the Python builds from the cache; a changed
+    patch file, spec or interpreter gives another key."""
+    import shutil
+
+    from pipeline.commands import patches as patches_cmd
+    from pipeline.context import Context
+
+    (tree / ".cache").mkdir(exist_ok=True)
+    shutil.copytree(shared_cache, tree / ".cache" / "sources")
+    args = ("-C", str(tree), "patches", "check", "--package", "libvirt-python", "--json")
+    first, second = cli(*args), cli(*args)
+    assert first.code == second.code == 0, first.err
+    assert not any("(cached" in n for n in first.json()["checks"])
+    assert second.json()["checks"] and all("(cached: inputs unchanged since" in n
+                                           for n in second.json()["checks"]
+                                           if "rpmbuild -bp" in n or "setup.py build" in n)
+    assert second.json()["findings"] == first.json()["findings"]
+    ctx = Context(tree=tree)
+    matrix = ctx.matrix()
+    pkg, cell = matrix.packages["libvirt-python"], matrix.cell("bclinux7-x86_64")
+    python2 = prepcheck.default_python2(ROOT)
+    before = patches_cmd._inputs_key(ctx, matrix, pkg, cell, python2)
+    patch = sorted((tree / "patches/libvirt-python").glob("0001-*.patch"))[0]
+    patch.write_text(patch.read_text() + "\n")
+    after_patch = patches_cmd._inputs_key(ctx, matrix, pkg, cell, python2)
+    spec = tree / "specs/bclinux7/libvirt-python.spec"
+    spec.write_text(spec.read_text() + "\n")
+    after_spec = patches_cmd._inputs_key(ctx, matrix, pkg, cell, python2)
+    other_python = patches_cmd._inputs_key(ctx, matrix, pkg, cell, Path("/usr/bin/python3"))
+    assert len({before, after_patch, after_spec, other_python}) == 4

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "builds": 5,      # planner, runner, results, backends
     "upgrade": 6,     # legacy sets, stand-ins, sandboxes, checks
     "migration": 7,   # the migration gate: legacy machine types, compat, CPU, domains
+    "report": 8,      # the evidence bundle: run records -> HTML + JSON
     "context": 10,    # the loaded tree a command works on
     "commands": 11,
     "cli": 12,

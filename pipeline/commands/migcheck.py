@@ -48,15 +48,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit.to_xml(report), encoding="utf-8")
-    if args.json:
-        ctx.emit_json({"emulator": {"binary": emulator.binary, "arch": emulator.arch,
-                                    "version": emulator.version,
-                                    "host_cpu_asked": emulator.host_cpu is not None},
-                       "launches": launches, "cpu_map": str(cpu_map.path),
-                       "machine_types": [m.to_json() for m in report.machines],
-                       "domains": [d.to_json() for d in report.domains],
-                       "findings": [f.to_json() for f in findings]})
-    else:
+    ctx.emit_json({"emulator": {"binary": emulator.binary, "arch": emulator.arch,
+                                "version": emulator.version,
+                                "host_cpu_asked": emulator.host_cpu is not None},
+                   "launches": launches, "cpu_map": str(cpu_map.path),
+                   "machine_types": [m.to_json() for m in report.machines],
+                   "domains": [d.to_json() for d in report.domains],
+                   "findings": [f.to_json() for f in findings]})
+    if not ctx.json:
         _say(ctx, report, emulator, launches)
     return 1 if has_errors(findings) else 0
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 
 MANIFEST = "manifest.json"
 
@@ -26,7 +25,8 @@ class ResultStore:
         self.root = root
 
     def unit_dir(self, key: str) -> Path:
-        return self.root / key
+        """``root/key``; refused when a planted symlink leads it out of the store."""
+        return files.inside(self.root / key, self.root) if self.root.exists() else self.root / key
 
     def finished(self, key: str) -> set[str]:
         """Fingerprints of the unit's successful builds."""
@@ -46,10 +46,9 @@ class ResultStore:
 
     def begin(self, key: str, fingerprint: str) -> Path:
         """A fresh partial folder for a build (leftovers of killed runs are removed)."""
-        unit = self.unit_dir(key)
-        unit.mkdir(parents=True, exist_ok=True)
+        unit = files.make_dir(self.root / key, self.root)
         for stale in unit.glob(f".partial-{fingerprint[:16]}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            files.remove_tree(stale, self.root)
         return Path(tempfile.mkdtemp(prefix=f".partial-{fingerprint[:16]}-", dir=unit))
 
     def commit(self, key: str, fingerprint: str, partial: Path, manifest: dict[str, Any]) -> Path:
@@ -57,8 +56,7 @@ class ResultStore:
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
         final = self.unit_dir(key) / fingerprint
-        if final.exists():
-            shutil.rmtree(final)
+        files.remove_tree(final, self.root)
         os.replace(partial, final)
         return final
 
@@ -76,7 +74,7 @@ class ResultStore:
         """Rebuild ``<group>/repo`` (group: ``bclinux7`` or ``bclinux7+hygon``) from the
         newest successful build of each package built for that group."""
         rpms = []
-        base = self.root / group
+        base = files.inside(self.root / group, self.root)
         for unit in sorted(p for p in base.iterdir() if p.is_dir() and p.name != "repo"):
             latest = self.latest_ok(f"{group}/{unit.name}")
             if latest is not None:
@@ -88,7 +86,6 @@ class ResultStore:
         for rpm in rpms:
             os.link(rpm, tmp / rpm.name)
         cmd.run(["createrepo_c", "--quiet", str(tmp)])
-        if repo.exists():
-            shutil.rmtree(repo)
+        files.remove_tree(repo, self.root)
         os.replace(tmp, repo)
         return repo

@@ -9,6 +9,7 @@ from typing import Any
 from pipeline.builds import plan as buildplan
 from pipeline.builds import planner
 from pipeline.context import Context
+from pipeline.core import files
 from pipeline.core.errors import InputError
 from pipeline.matrix.load import select
 from pipeline.specs import srpm
@@ -37,12 +38,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     outdir = args.outdir or ctx.cache_dir / "srpms"
     made = []
     for unit in planner.units(matrix, cells, packages, buildplan.flavor_specs(texts)):
-        topdir = ctx.cache_dir / "srpm-work" / unit.key
+        topdir = files.make_dir(ctx.cache_dir / "srpm-work" / unit.key, ctx.cache_dir)
         path = srpm.make_srpm(matrix, matrix.cell(unit.cells[0]), unit.package,
                               texts[buildplan.unit_spec_key(unit)], topdir,
                               cache=ctx.cache_dir / "sources", local_dirs=args.sources)
-        dest = outdir / unit.key.replace("/", "_")
-        dest.mkdir(parents=True, exist_ok=True)
+        dest = files.make_dir(outdir / unit.key.replace("/", "_"), outdir)
         final = dest / path.name
         path.replace(final)
         made.append({"key": unit.key, "cells": list(unit.cells), "srpm": str(final)})

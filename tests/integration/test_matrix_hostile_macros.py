@@ -18,7 +18,6 @@ import yaml
 from pipeline.core.errors import InputError
 from pipeline.matrix import load as matrix
 from pipeline.upgrade import manifest, scenarios
-
 from tests.conftest import CliResult
 from tests.support.hostile import LEDGER_FIELDS, MATRIX_FIELDS, inject, macro_forms
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.context import Context
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import PipelineError, environment_fault
+from pipeline.core.redact import redact
 
 #: command modules, in help order
 COMMANDS = ("targets", "render", "validate", "diff", "patches", "srpm", "build",
@@ -69,8 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, ctx))
     except PipelineError as exc:
-        print(f"virt-pipeline: {exc}", file=sys.stderr)
+        print(f"virt-pipeline: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the machine, not the input: a read-only .cache, a full disk
+        fault = environment_fault(exc)
+        print(f"virt-pipeline: {redact(str(fault))}", file=sys.stderr)
+        return fault.exit_code
     except KeyboardInterrupt:
         print("virt-pipeline: interrupted", file=sys.stderr)
         return 130

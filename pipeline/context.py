@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.redact import redact, redact_data
 from pipeline.matrix import load as matrix_mod
 from pipeline.matrix.model import Matrix
 from pipeline.specs import render
@@ -42,9 +43,10 @@ class Context:
         return self.tree / ".cache"
 
     def emit_json(self, obj: Any) -> None:
-        json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
+        json.dump(redact_data(json.loads(json.dumps(obj, default=str))), sys.stdout, indent=2,
+                  sort_keys=True)
         sys.stdout.write("\n")
 
     def say(self, line: str) -> None:
         """A human line: to stdout normally, to stderr when stdout carries JSON."""
-        print(line, file=sys.stderr if self.json else sys.stdout, flush=True)
+        print(redact(line), file=sys.stderr if self.json else sys.stdout, flush=True)

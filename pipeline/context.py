@@ -47,6 +47,10 @@ class Context:
                   sort_keys=True)
         sys.stdout.write("\n")
 
+    def note(self, line: str) -> None:
+        """A progress note, always to stderr."""
+        print(f"virt-pipeline: {redact(line)}", file=sys.stderr, flush=True)
+
     def say(self, line: str) -> None:
         """A human line: to stdout normally, to stderr when stdout carries JSON."""
         print(redact(line), file=sys.stderr if self.json else sys.stdout, flush=True)

@@ -11,6 +11,7 @@ from pipeline.builds import planner
 from pipeline.context import Context
 from pipeline.core import files
 from pipeline.core.errors import InputError
+from pipeline.core.lock import tree_lock
 from pipeline.matrix.load import select
 from pipeline.specs import srpm
 
@@ -23,11 +24,18 @@ def add_parser(sub: Any) -> None:
                    help="folders holding source tarballs (else fetched into .cache/sources)")
     p.add_argument("-o", "--outdir", type=Path, help="where to put the SRPMs "
                    "(default .cache/srpms)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit 2 at once when another run holds the tree's lock")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    with tree_lock(ctx.cache_dir, "srpm", wait=not args.no_wait, notify=ctx.note):
+        return _run(args, ctx)
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
     matrix = ctx.matrix()
     cells = select(matrix.cells, args.cells)
     packages = args.packages or list(matrix.packages)

@@ -7,6 +7,7 @@ cells, missing templates and patches all fail with ``FILE:LINE: KEY: reason`` (e
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 
 from pipeline.core import rpmtext
@@ -243,11 +244,15 @@ def _sources(r: Reader) -> tuple[SourceFile, ...]:
     out = []
     for index, item in enumerate(r.list("sources")):
         sub = Reader(item, f"{r.key}.sources.{index}", r.origin)
-        sub.only(["url", "sha256", "mirrors"])
+        sub.only(["url", "sha256", "mirrors", "pip"])
         sha = sub.opt_str("sha256")
         if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
             raise sub.error("sha256", "expected 64 lowercase hex digits")
-        out.append(SourceFile(url=sub.str("url"), sha256=sha, mirrors=sub.str_list("mirrors")))
+        pip = sub.opt_str("pip")
+        if pip is not None and not re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", pip):
+            raise sub.error("pip", "expected NAME==VERSION (an sdist pip can download)")
+        out.append(SourceFile(url=sub.str("url"), sha256=sha, mirrors=sub.str_list("mirrors"),
+                              pip=pip))
     if not out:
         raise r.error("sources", "at least one source is required")
     return tuple(out)

@@ -50,8 +50,8 @@ def test_installroot_isolated_dnf_and_cleanup(tmp_path: Path, calls: list[list[s
     cage = dnf[:dnf.index("dnf")]
     assert cage[0] == "bwrap" and "--unshare-net" in cage and "--unshare-pid" in cage
     assert cage[cage.index("--cap-drop") + 1] == "ALL" and "CAP_MKNOD" not in cage
-    assert ["--ro-bind", "/", "/"] == cage[cage.index("--ro-bind"):cage.index("--ro-bind") + 3]
-    assert ["--dev", "/dev"] == cage[cage.index("--dev"):cage.index("--dev") + 2]
+    assert cage[cage.index("--ro-bind"):cage.index("--ro-bind") + 3] == ["--ro-bind", "/", "/"]
+    assert cage[cage.index("--dev"):cage.index("--dev") + 2] == ["--dev", "/dev"]
     assert rpm[:len(cage)] == cage  # rpm -Va runs in the same cage (%verifyscript)
     rpm = rpm[len(cage):]
     assert f"--installroot={tmp_path}/w/root" in dnf

@@ -251,8 +251,10 @@ def _sources(r: Reader) -> tuple[SourceFile, ...]:
         pip = sub.opt_str("pip")
         if pip is not None and not re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", pip):
             raise sub.error("pip", "expected NAME==VERSION (an sdist pip can download)")
-        out.append(SourceFile(url=sub.str("url"), sha256=sha, mirrors=sub.str_list("mirrors"),
-                              pip=pip))
+        source = SourceFile(url=sub.str("url"), sha256=sha, mirrors=sub.str_list("mirrors"),
+                            pip=pip)
+        checked_name(source.filename, sub._k("url"), sub.origin)  # the cached file's name
+        out.append(source)
     if not out:
         raise r.error("sources", "at least one source is required")
     return tuple(out)

@@ -88,3 +88,24 @@ def test_unsafe_name_in_a_profile(tree: Path, cli: Callable[..., CliResult],
     profile.write_text("flavors:\n  ../../x: {arch: x86_64, summary: s}\n")
     result = cli("-C", str(tree), "--profile", str(profile), "targets")
     assert result.code == 2 and "p.yaml:2: flavors.../../x: unsafe name" in result.err, result.err
+
+
+@pytest.mark.parametrize("field,value", [
+    ("packages.qemu.sources.0.url", "https://download.qemu.org/.."),
+    ("packages.qemu.sources.0.url", "https://download.qemu.org/.hidden.tar.xz"),
+])
+def test_source_file_names_are_safe(tree: Path, cli: Callable[..., CliResult], field: str,
+                                    value: str) -> None:
+    from tests.support.hostile import inject
+
+    inject(tree / "matrix.yaml", field, value)
+    result = cli("-C", str(tree), "srpm")
+    assert result.code == 2 and "unsafe name" in result.err, result.err
+
+
+def test_patch_file_names_are_safe(tree: Path, cli: Callable[..., CliResult]) -> None:
+    from tests.support.hostile import inject
+
+    inject(tree / "patches" / "qemu" / "ledger.yaml", "patches.0.file", "..")
+    result = cli("-C", str(tree), "render")
+    assert result.code == 2 and "unsafe name '..'" in result.err, result.err

@@ -91,3 +91,18 @@ def test_no_registry_host_in_the_tree() -> None:
         text = path.read_text(encoding="utf-8", errors="replace")
         hits += [f"{name}: {h}" for h in hosts if h in text]
     assert hits == []
+
+
+def test_koji_server_credentials_are_redacted(tree: Path, cli: Callable[..., CliResult],
+                                              tmp_path: Path) -> None:
+    """A koji profile whose server URL carries user:password, and a hub that is not there:
+    the one-line error (exit 3) names the hub without the password, in text and in -v logs."""
+    pytest.importorskip("koji")
+    conf = tmp_path / "koji.conf"
+    conf.write_text(f"[standin]\nserver = http://alice:{SECRET}@127.0.0.1:9/kojihub\n"
+                    "weburl = http://127.0.0.1/koji\nauthtype = noauth\nmax_retries = 0\n"
+                    "retry_interval = 0\nanon_retry = false\ntimeout = 5\n")
+    result = cli("-C", str(tree), "-v", "build", "--backend", "koji", "--koji-config", str(conf),
+                 "--koji-profile", "standin", "--cells", "bclinux-euler-x86_64", "--dry-run")
+    assert result.code == 3, result.err
+    assert "***@127.0.0.1:9" in result.err and SECRET not in result.err + result.out

@@ -260,6 +260,7 @@ def write(tree: Path, texts: dict[Path, str]) -> list[str]:
     touched. Every target stays inside ``specs/`` (no symlink leads out); a ``.spec`` there that
     render did not write (no header) is kept and reported, never deleted."""
     specs = tree / "specs"
+    files.inside(specs, tree)  # specs/ itself may not lead out of the tree
     changed = []
     for rel, text in texts.items():
         if _read(tree / rel) == text:

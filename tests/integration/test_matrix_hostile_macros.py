@@ -21,7 +21,7 @@ from pipeline.upgrade import manifest, scenarios
 from tests.conftest import CliResult
 from tests.support.hostile import LEDGER_FIELDS, MATRIX_FIELDS, inject, macro_forms
 
-COMMANDS = (["render"], ["validate", "--no-rpmlint"], ["srpm"], ["build", "--dry-run"])
+COMMANDS = (["render"], ["validate", "--no-rpmlint"], ["srpm"], ["build", "--backend", "local"])
 Cli = Callable[..., CliResult]
 
 

@@ -51,6 +51,17 @@ def test_render_refuses_a_symlink_leading_out(tree: Path, cli: Callable[..., Cli
     assert list(outside.iterdir()) == []  # nothing written through the link
 
 
+def test_render_refuses_a_specs_folder_leading_out(tree: Path, cli: Callable[..., CliResult],
+                                                   tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tree / "specs").rename(tmp_path / "moved")
+    (tree / "specs").symlink_to(outside)
+    result = cli("-C", str(tree), "render")
+    assert result.code == 2 and "outside" in result.err, result.err
+    assert list(outside.iterdir()) == []
+
+
 def test_result_store_refuses_planted_symlinks(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "results")
     (tmp_path / "results").mkdir()

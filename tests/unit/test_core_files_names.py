@@ -120,3 +120,21 @@ def test_patch_file_names_are_safe(tree: Path, cli: Callable[..., CliResult]) ->
     inject(tree / "patches" / "qemu" / "ledger.yaml", "patches.0.file", "..")
     result = cli("-C", str(tree), "render")
     assert result.code == 2 and "unsafe name '..'" in result.err, result.err
+
+
+def test_legacy_files_never_write_through_their_own_symlinks(tmp_path: Path) -> None:
+    """A legacy manifest whose symlink points out, then a file "under" it: the stand-in's
+    build root refuses, the host folder stays empty."""
+    from pipeline.upgrade import synth
+    from pipeline.upgrade.manifest import FileEntry, PackageManifest
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    pkg = PackageManifest(name="evil", epoch=None, version="1", release="1", arch="noarch",
+                          files=(FileEntry("/etc/a", kind="symlink", target=str(victim)),
+                                 FileEntry("/etc/a/passwd")))
+    with pytest.raises(InputError, match="outside"):
+        synth._materialize(pkg, root)
+    assert list(victim.iterdir()) == []

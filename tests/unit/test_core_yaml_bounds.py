@@ -26,6 +26,7 @@ from pipeline.cli import main
 from pipeline.core import yamlsrc
 from pipeline.core.errors import InputError
 from tests.conftest import CliResult
+from tests.support.tree import ROOT as ROOT_TREE
 from tests.support.tree import copy_tree
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -186,3 +187,39 @@ def test_files_over_the_cap_are_refused(tmp_path: Path) -> None:
     path.write_text("a: [" + "1, " * (yamlsrc.MAX_BYTES // 3 + 10) + "1]\n")
     with pytest.raises(InputError, match="KiB: refused"):
         yamlsrc.load(path)
+
+
+def _damage_file(path: Path, choice: int, value: Any) -> None:
+    data = yaml.safe_load(path.read_text())
+    paths = _paths(data)
+    path.write_text(json.dumps(_replace(data, paths[choice % len(paths)], value), default=str))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(choice=st.integers(min_value=0), value=_VALUES,
+       which=st.sampled_from(["ledger", "manifest", "scenarios"]))
+def test_any_damaged_ledger_manifest_or_scenarios_is_input_error(choice: int, value: Any,
+                                                                 which: str) -> None:
+    """The other data files, through their loaders: either they load, or InputError (exit 2,
+    one line); never another exception."""
+    from pipeline.matrix import ledger
+    from pipeline.matrix import load as matrix_load
+    from pipeline.upgrade import manifest, scenarios
+
+    tree, _ = _base()
+    m = matrix_load.load(ROOT_TREE)
+    name = {"ledger": "patches/qemu/ledger.yaml", "manifest": "legacy/el7-base.yaml",
+            "scenarios": "upgrades.yaml"}[which]
+    (tree / name).write_text((ROOT_TREE / name).read_text())
+    _damage_file(tree / name, choice, value)
+    try:
+        if which == "ledger":
+            ledger.load(tree, "qemu")
+        elif which == "manifest":
+            manifest.load_manifest(tree / name)
+        else:
+            scenarios.load(tree / name, oses=m.oses, packages=m.packages)
+    except InputError as exc:
+        assert "\n" not in str(exc).strip()
+    finally:
+        (tree / name).write_text((ROOT_TREE / name).read_text())

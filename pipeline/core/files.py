@@ -54,12 +54,16 @@ def write_text(path: Path, text: str, *roots: Path) -> Path:
 
 
 def remove_tree(path: Path, *roots: Path) -> None:
-    """Remove the folder ``path`` (a symlink is removed itself, never followed)."""
+    """Remove the folder ``path`` (a symlink is removed itself, never followed), also where a
+    package or a killed run left read-only folders in it."""
     if path.is_symlink():
         path.unlink()
         return
     if path.exists():
         inside(path, *roots)
+        for sub in [path, *path.rglob("*")]:
+            if sub.is_dir() and not sub.is_symlink():
+                sub.chmod(0o755)
         shutil.rmtree(path)
 
 

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ import pytest
 from pipeline.upgrade import rootbase, synth
 from pipeline.upgrade.sandboxes.base import SandboxConfig
 from pipeline.upgrade.sandboxes.installroot import InstallRoot
+from tests.conftest import CliResult
 
 pytestmark = pytest.mark.integration
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "standins"
@@ -157,3 +158,24 @@ def test_a_root_left_by_a_killed_run_is_removed(tmp_path: Path) -> None:
     with InstallRoot(SandboxConfig(workdir=work)) as box:
         assert list(box.root.iterdir()) == []
     assert not (work / "root").exists()
+
+
+def test_verify_upgrade_removes_roots_of_killed_runs(tree: Path, cli: Callable[..., CliResult]
+                                                     ) -> None:
+    from pipeline.upgrade.verify import fast_roots
+
+    roots = fast_roots((tree / ".cache" / "upgrade").resolve())
+    stale = roots / "bclinux7-el7-base-k1lled_x" / "root" / "usr" / "locked"
+    stale.mkdir(parents=True)
+    stale.chmod(0o500)
+    other = roots / "bclinux7-el7-base-extra-abcdefgh"  # another scenario's name: kept
+    other.mkdir()
+    result = cli("-C", str(tree), "verify-upgrade", "--scenario", "bclinux7-el7-base",
+                 "--preflight")
+    assert result.code in (0, 1), result.err
+    assert not (roots / "bclinux7-el7-base-k1lled_x").exists()
+    assert other.is_dir()
+    assert [p.name for p in roots.iterdir()] == [other.name]  # its own root removed too
+    shutil.rmtree(other)
+    if str(roots).startswith("/dev/shm/"):
+        shutil.rmtree(roots.parent, ignore_errors=True)  # this test tree's folder

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.cmd import Completed
 from pipeline.upgrade.sandboxes.base import SandboxConfig, repo_file, repo_url
 
@@ -71,8 +71,7 @@ class InstallRoot:
     def __enter__(self) -> InstallRoot:
         cmd.require("bwrap")
         for folder in (self.root, self.home, self.cache):
-            if folder.exists() or folder.is_symlink():  # a root left by a killed run
-                _remove(folder)
+            files.remove_tree(folder, self.config.workdir)  # a root left by a killed run
             folder.mkdir(parents=True)
         (self.home / ".rpmmacros").write_text("%_dbpath /var/lib/rpm\n", encoding="utf-8")
         return self
@@ -160,17 +159,6 @@ class InstallRoot:
         full = [*cage(root=self.root.resolve()), *argv]
         return cmd.run(full, env=self._env(), check=False, timeout=self.config.timeout,
                        logfile=self.log)
-
-
-def _remove(folder: Path) -> None:
-    """Remove a folder tree even where a package left it read-only."""
-    if folder.is_symlink():
-        folder.unlink()
-        return
-    for path in [folder, *folder.rglob("*")]:
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(0o755)
-    shutil.rmtree(folder)
 
 
 def _tool(wanted: str) -> str:

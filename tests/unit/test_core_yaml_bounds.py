@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,15 @@ def test_bombs_in_every_data_file(tree: Path, cli: Callable[..., CliResult], nam
 # -- property-based: random damage to the real matrix -------------------------------------
 
 _TREE: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_base() -> Iterator[None]:
+    """The property tests share one tree copy (hypothesis calls them many times)."""
+    yield
+    if _TREE:
+        shutil.rmtree(_TREE["root"].parent, ignore_errors=True)
+        _TREE.clear()
 
 
 def _base() -> tuple[Path, Any]:

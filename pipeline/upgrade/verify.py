@@ -10,6 +10,7 @@ the rpm database, the files and ``rpm -Va``, run the upgrade again, and check ev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -98,6 +99,7 @@ def run_scenario(scenario: Scenario, prepared: Prepared, options: Options) -> Sc
     if not kept:
         log = _keep_log(log, options.cache / "logs" / f"{scenario.id}.log")
         shutil.rmtree(workdir, ignore_errors=True)
+        _prune(parent)
     legacy_names = {*prepared.legacy_names, *(p.name for p in prepared.legacy)}
     universe = Universe(frozenset(legacy_names),
                         frozenset(p.name for p in prepared.new.packages))
@@ -177,6 +179,15 @@ def _keep_log(log: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log, dest)
     return dest
+
+
+def _prune(roots: Path) -> None:
+    """Remove the roots folder (and a per-tree folder under /dev/shm) once empty."""
+    for folder in (roots, roots.parent if roots.parent.parent.name.startswith("virt-pipeline-")
+                   else None):
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _mkdir(path: Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -18,7 +19,8 @@ from pathlib import Path
 from pipeline import __version__
 from pipeline.context import Context
 from pipeline.core import runs
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import PipelineError, environment_fault
+from pipeline.core.redact import redact, redact_data
 
 #: command modules, in help order
 COMMANDS = ("targets", "render", "validate", "diff", "patches", "srpm", "build",
@@ -74,8 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(args.func(args, ctx))
     except PipelineError as exc:
-        print(f"virt-pipeline: {exc}", file=sys.stderr)
-        code, error = exc.exit_code, str(exc)
+        error = redact(str(exc))
+        print(f"virt-pipeline: {error}", file=sys.stderr)
+        code = exc.exit_code
+    except OSError as exc:  # the machine, not the input: a read-only .cache, a full disk
+        fault = environment_fault(exc)
+        error = redact(str(fault))
+        print(f"virt-pipeline: {error}", file=sys.stderr)
+        code = fault.exit_code
     except KeyboardInterrupt:
         print("virt-pipeline: interrupted", file=sys.stderr)
         return 130
@@ -92,12 +100,14 @@ def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code:
     if ctx.run_name is None or code == 2 or (ctx.result is None and error is None):
         return
     try:
-        runs.write_record(ctx.cache_dir, ctx.run_name, {
+        record = {
             "command": ctx.run_name, "argv": list(sys.argv[1:] if argv is None else argv),
             "profiles": [str(p) for p in ctx.profiles], "exit_code": code, "error": error,
             "started": started, "finished": time.time(),
-            "duration_s": round(time.time() - started, 3), "result": ctx.result},
-            tag=os.environ.get(runs.TAG_ENV, ""))
+            "duration_s": round(time.time() - started, 3), "result": ctx.result}
+        runs.write_record(ctx.cache_dir, ctx.run_name,
+                          redact_data(json.loads(json.dumps(record, default=str))),
+                          tag=os.environ.get(runs.TAG_ENV, ""))
     except OSError as exc:  # a read-only tree still gets its result printed
         logging.getLogger(__name__).warning("run record not written: %s", exc)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from pipeline import __version__
 from pipeline.builds import planner
 from pipeline.builds.builders.base import Builder, BuildJob
 from pipeline.builds.planner import BuildUnit, Step, UnitInputs
@@ -62,7 +63,15 @@ def inputs_of(matrix: Matrix, unit: BuildUnit, text: str, builder: Builder) -> U
         patch_shas=patch_shas,
         macro_shas=tuple(_sha(p.read_bytes()) for p in rpmspec.macro_files(tree, cell)),
         backend=_sha(builder.settings_fingerprint(probe_job(matrix, unit)).encode()),
+        job=_sha(job_facts(cell.dist, unit.arches).encode()),
     )
+
+
+def job_facts(dist: str, arches: tuple[str, ...]) -> str:
+    """What the builders are told besides the SRPM: ``%dist`` (``dist`` + ``dist_suffix``,
+    defined on the command line, not in the spec), the arches, and this program's version
+    (how it renders and drives the build)."""
+    return "\n".join([f"dist={dist}", f"arches={' '.join(arches)}", f"pipeline={__version__}"])
 
 
 def make_plan(matrix: Matrix, cells: tuple[Cell, ...], packages: list[str], builder: Builder,

@@ -38,6 +38,7 @@ class UnitInputs:
     patch_shas: tuple[str, ...]
     macro_shas: tuple[str, ...]
     backend: str              # the backend's settings fingerprint (build root config)
+    job: str = ""             # what the build command is given: %dist, arches, our version
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def fingerprint(inputs: UnitInputs, dep_fingerprints: tuple[str, ...]) -> str:
     """The content address of a build: its inputs and those of the builds it depends on
     (a new libvirt changes libvirt-python's build root, as OBS rebuilds dependents)."""
     text = "\n".join([inputs.spec_sha, *inputs.source_shas, *inputs.patch_shas,
-                      *inputs.macro_shas, inputs.backend, *dep_fingerprints])
+                      *inputs.macro_shas, inputs.backend, inputs.job, *dep_fingerprints])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -10,15 +10,31 @@ a createrepo_c repository of the newest successful RPMs of every package of that
 from __future__ import annotations
 
 import json
+import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 
 MANIFEST = "manifest.json"
+log = logging.getLogger("virt-pipeline")
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A unit's manifest; None (with a warning: the unit counts as not built) when it is
+    unreadable, half-written or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        log.warning("%s: unreadable (%s): that build counts as not built", path,
+                    type(exc).__name__)
+        return None
+    if not isinstance(data, dict):
+        log.warning("%s: not a JSON object: that build counts as not built", path)
+        return None
+    return data
 
 
 class ResultStore:
@@ -26,30 +42,27 @@ class ResultStore:
         self.root = root
 
     def unit_dir(self, key: str) -> Path:
-        return self.root / key
+        """``root/key``; refused when a planted symlink leads it out of the store."""
+        return files.inside(self.root / key, self.root) if self.root.exists() else self.root / key
 
     def finished(self, key: str) -> set[str]:
-        """Fingerprints of the unit's successful builds."""
+        """Fingerprints of the unit's successful builds (an unreadable manifest: not built)."""
         out = set()
         for manifest in self.unit_dir(key).glob(f"*/{MANIFEST}"):
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-            if data.get("status") == "ok":
+            data = read_manifest(manifest)
+            if data is not None and data.get("status") == "ok":
                 out.add(manifest.parent.name)
         return out
 
     def manifest(self, key: str, fingerprint: str) -> dict[str, Any] | None:
         path = self.unit_dir(key) / fingerprint / MANIFEST
-        if not path.exists():
-            return None
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
+        return read_manifest(path) if path.exists() else None
 
     def begin(self, key: str, fingerprint: str) -> Path:
         """A fresh partial folder for a build (leftovers of killed runs are removed)."""
-        unit = self.unit_dir(key)
-        unit.mkdir(parents=True, exist_ok=True)
+        unit = files.make_dir(self.root / key, self.root)
         for stale in unit.glob(f".partial-{fingerprint[:16]}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            files.remove_tree(stale, self.root)
         return Path(tempfile.mkdtemp(prefix=f".partial-{fingerprint[:16]}-", dir=unit))
 
     def commit(self, key: str, fingerprint: str, partial: Path, manifest: dict[str, Any]) -> Path:
@@ -57,30 +70,47 @@ class ResultStore:
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
         final = self.unit_dir(key) / fingerprint
-        if final.exists():
-            shutil.rmtree(final)
+        files.remove_tree(final, self.root)
         os.replace(partial, final)
         return final
 
     def latest_ok(self, key: str) -> Path | None:
         best: tuple[float, Path] | None = None
         for manifest in self.unit_dir(key).glob(f"*/{MANIFEST}"):
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-            if data.get("status") == "ok":
+            data = read_manifest(manifest)
+            if data is not None and data.get("status") == "ok":
                 stamp = float(data.get("finished", 0))
                 if best is None or stamp > best[0]:
                     best = (stamp, manifest.parent)
         return best[1] if best else None
 
-    def refresh_repo(self, group: str) -> Path | None:
-        """Rebuild ``<group>/repo`` (group: ``bclinux7`` or ``bclinux7+hygon``) from the
-        newest successful build of each package built for that group."""
-        rpms = []
-        base = self.root / group
+    def repo_current(self, group: str) -> bool:
+        """Whether ``<group>/repo`` exists and holds exactly the newest successful RPMs."""
+        repo = self.root / group / "repo"
+        if not (repo / "repodata" / "repomd.xml").is_file():
+            return False
+        return {p.name for p in repo.glob("*.rpm")} == {p.name for p in self._latest_rpms(group)}
+
+    def ensure_repo(self, group: str) -> Path | None:
+        """Rebuild the repository when it is missing or does not match the finished results."""
+        if self.repo_current(group):
+            return self.root / group / "repo"
+        return self.refresh_repo(group)
+
+    def _latest_rpms(self, group: str) -> list[Path]:
+        base = files.inside(self.root / group, self.root)
+        rpms: list[Path] = []
         for unit in sorted(p for p in base.iterdir() if p.is_dir() and p.name != "repo"):
             latest = self.latest_ok(f"{group}/{unit.name}")
             if latest is not None:
                 rpms += sorted((latest / "rpms").glob("*.rpm"))
+        return rpms
+
+    def refresh_repo(self, group: str) -> Path | None:
+        """Rebuild ``<group>/repo`` (group: ``bclinux7`` or ``bclinux7+hygon``) from the
+        newest successful build of each package built for that group."""
+        base = files.inside(self.root / group, self.root)
+        rpms = self._latest_rpms(group)
         if not rpms:
             return None
         repo = base / "repo"
@@ -88,7 +118,6 @@ class ResultStore:
         for rpm in rpms:
             os.link(rpm, tmp / rpm.name)
         cmd.run(["createrepo_c", "--quiet", str(tmp)])
-        if repo.exists():
-            shutil.rmtree(repo)
+        files.remove_tree(repo, self.root)
         os.replace(tmp, repo)
         return repo

@@ -83,8 +83,10 @@ class Runner:
             for _key, future in futures.items():
                 result = future.result()
                 (report.built if result.get("status") == "ok" else report.failed).append(result)
-        for group in sorted({k.split("/")[0] for k in futures}):
-            self.store.refresh_repo(group)
+        # every group of this run: rebuilt when missing or stale, not only after a build
+        for group in sorted({s.unit.key.split("/")[0] for s in steps if s.action != "unbuildable"}):
+            if (self.store.root / group).is_dir():
+                self.store.ensure_repo(group)
         return report
 
     def _skipped(self, step: Step) -> dict[str, Any]:

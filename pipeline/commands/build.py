@@ -14,6 +14,7 @@ from pipeline.builds.results import ResultStore
 from pipeline.builds.run import Runner, RunOptions, entry
 from pipeline.context import Context
 from pipeline.core.errors import InputError
+from pipeline.core.lock import tree_lock
 from pipeline.matrix.load import select
 
 
@@ -38,11 +39,20 @@ def add_parser(sub: Any) -> None:
                    help="mock: build foreign arches under emulation (~10x slower)")
     p.add_argument("--koji-config", type=Path, help="koji: client config file")
     p.add_argument("--koji-profile", help="koji: profile (default: the matrix's)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit 2 at once when another run holds the tree's lock")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.dry_run:  # writes nothing: no lock
+        return _run(args, ctx)
+    with tree_lock(ctx.cache_dir, "build", wait=not args.no_wait, notify=ctx.note):
+        return _run(args, ctx)
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
     matrix = ctx.matrix()
     cells = select(matrix.cells, args.cells)
     if not cells:

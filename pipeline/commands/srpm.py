@@ -9,7 +9,9 @@ from typing import Any
 from pipeline.builds import plan as buildplan
 from pipeline.builds import planner
 from pipeline.context import Context
+from pipeline.core import files
 from pipeline.core.errors import InputError
+from pipeline.core.lock import tree_lock
 from pipeline.matrix.load import select
 from pipeline.specs import srpm
 
@@ -22,11 +24,18 @@ def add_parser(sub: Any) -> None:
                    help="folders holding source tarballs (else fetched into .cache/sources)")
     p.add_argument("-o", "--outdir", type=Path, help="where to put the SRPMs "
                    "(default .cache/srpms)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit 2 at once when another run holds the tree's lock")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    with tree_lock(ctx.cache_dir, "srpm", wait=not args.no_wait, notify=ctx.note):
+        return _run(args, ctx)
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
     matrix = ctx.matrix()
     cells = select(matrix.cells, args.cells)
     packages = args.packages or list(matrix.packages)
@@ -37,12 +46,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     outdir = args.outdir or ctx.cache_dir / "srpms"
     made = []
     for unit in planner.units(matrix, cells, packages, buildplan.flavor_specs(texts)):
-        topdir = ctx.cache_dir / "srpm-work" / unit.key
+        topdir = files.make_dir(ctx.cache_dir / "srpm-work" / unit.key, ctx.cache_dir)
         path = srpm.make_srpm(matrix, matrix.cell(unit.cells[0]), unit.package,
                               texts[buildplan.unit_spec_key(unit)], topdir,
                               cache=ctx.cache_dir / "sources", local_dirs=args.sources)
-        dest = outdir / unit.key.replace("/", "_")
-        dest.mkdir(parents=True, exist_ok=True)
+        dest = files.make_dir(outdir / unit.key.replace("/", "_"), outdir)
         final = dest / path.name
         path.replace(final)
         made.append({"key": unit.key, "cells": list(unit.cells), "srpm": str(final)})

@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.context import Context
 from pipeline.core.errors import InputError
+from pipeline.core.lock import tree_lock
 from pipeline.upgrade import junit, replay, scenarios
 from pipeline.upgrade.checks import CHECKS, checks_run
 from pipeline.upgrade.prepare import Inputs, prepare
@@ -51,6 +52,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--keep-sandbox", action="store_true",
                    help="leave each root/container in place for debugging")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit 2 at once when another run holds the tree's lock")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -58,6 +61,11 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.preflight:  # kept apart from the sandbox run: the report shows both
         ctx.run_name = "verify-upgrade-preflight"
+    with tree_lock(ctx.cache_dir, "verify-upgrade", wait=not args.no_wait, notify=ctx.note):
+        return _run(args, ctx)
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
     matrix = ctx.matrix()
     path = args.scenarios_file or ctx.tree / scenarios.FILE_NAME
     loaded = scenarios.load(path, oses=matrix.oses, packages=matrix.packages)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import CommandFailed, ToolMissing, shell_line
+from pipeline.core.redact import redact
 
 log = logging.getLogger("virt-pipeline.cmd")
 
@@ -88,7 +89,7 @@ def run(
     """
     args = [os.fspath(a) for a in argv]
     require(args[0])
-    line = shell_line(args)
+    line = redact(shell_line(args))
     log.debug("$ %s", line)
     proc = subprocess.Popen(
         args, cwd=cwd, env=tool_env(env), text=True, errors="replace",
@@ -105,7 +106,7 @@ def run(
     done = Completed(tuple(args), proc.returncode, out, err)
     if logfile is not None:
         with logfile.open("a", encoding="utf-8") as fh:
-            fh.write(f"$ {line}\n{out}{err}[exit {proc.returncode}]\n")
+            fh.write(redact(f"$ {line}\n{out}{err}[exit {proc.returncode}]\n"))
     if check and proc.returncode != 0:
         raise CommandFailed(args, proc.returncode, out + err)
     return done

@@ -45,6 +45,32 @@ class ToolMissing(PipelineError):
         super().__init__(msg + (f" ({hint})" if hint else ""))
 
 
+class EnvironmentFault(PipelineError):
+    """The machine, not the input: a read-only folder, a full disk (exit 3, with the fix)."""
+
+    exit_code = 3
+
+
+def environment_fault(exc: OSError) -> EnvironmentFault:
+    """A one-line EnvironmentFault for an OSError, saying what to fix."""
+    import errno
+
+    where = exc.filename or "a file"
+    fixes = {
+        errno.ENOSPC: "the disk is full: free space there (or point -C at another tree)",
+        errno.EDQUOT: "the disk quota is exhausted: free space there",
+        errno.EROFS: "the file system is read-only: make it writable",
+        errno.EACCES: "permission denied: make it writable/readable for this user",
+        errno.EPERM: "operation not permitted: check its owner and mode",
+        errno.EMFILE: "too many open files: raise the limit (ulimit -n)",
+        errno.ENOTDIR: "a part of this path is a file, not a folder: move that file away",
+        errno.EEXIST: "exists and is not a folder: move it away",
+        errno.EISDIR: "is a folder where a file is expected: move it away",
+    }
+    fix = fixes.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return EnvironmentFault(f"{where}: {fix}")
+
+
 class CommandFailed(PipelineError):
     """An external command exited non-zero; carries the command and the tail of its output."""
 

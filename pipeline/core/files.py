@@ -1,10 +1,70 @@
-"""Small file-system helpers shared by the builders and the package synthesis."""
+"""File-system helpers shared by every writer: writes stay inside their roots.
+
+Names from the data become folder names (``specs/<os>/``, ``.cache/results/<os>/<package>/``);
+they pass a safe grammar at load time, and every write here resolves its target (following
+any symlink planted in the tree or the cache) and refuses to leave the roots it was given.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
+
+from pipeline.core.errors import InputError
+
+
+def inside(path: Path, *roots: Path) -> Path:
+    """``path`` with its symlinks resolved, when it stays inside one of ``roots``."""
+    real = path.resolve()
+    for root in roots:
+        top = root.resolve()
+        if real == top or real.is_relative_to(top):
+            return real
+    shown = ", ".join(str(r) for r in roots)
+    raise InputError(f"refused to write {path}: it resolves to {real}, outside {shown} "
+                     "(a symlink or a name leads out); remove the link")
+
+
+def make_dir(path: Path, *roots: Path) -> Path:
+    """``mkdir -p path`` inside ``roots`` (checked before and after: a link may be planted)."""
+    inside(path, *roots)
+    path.mkdir(parents=True, exist_ok=True)
+    return inside(path, *roots)
+
+
+def write_text(path: Path, text: str, *roots: Path) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file + rename), inside ``roots``."""
+    make_dir(path.parent, *roots)
+    if path.is_symlink():
+        raise InputError(f"refused to write {path}: it is a symlink; remove it")
+    inside(path, *roots)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a full disk shows on write/close, without a name
+        raise
+    return path
+
+
+def remove_tree(path: Path, *roots: Path) -> None:
+    """Remove the folder ``path`` (a symlink is removed itself, never followed), also where a
+    package or a killed run left read-only folders in it."""
+    if path.is_symlink():
+        path.unlink()
+        return
+    if path.exists():
+        inside(path, *roots)
+        for sub in [path, *path.rglob("*")]:
+            if sub.is_dir() and not sub.is_symlink():
+                sub.chmod(0o755)
+        shutil.rmtree(path)
 
 
 def link_or_copy(src: Path, dest: Path) -> Path:

@@ -1,7 +1,8 @@
 """Typed reading of YAML data with precise errors (file, line, dotted key, "did you mean").
 
 A :class:`Reader` walks the merged matrix data; every value it hands out has been type-checked,
-and every string has been screened for rpm expansions that would run code at parse time.
+and every string has passed the rpm macro allowlist (:mod:`pipeline.core.rpmtext`): no value
+can make rpm run code. Names that become folder names pass :func:`checked_name`.
 """
 
 from __future__ import annotations
@@ -10,26 +11,22 @@ import builtins
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core.errors import InputError
+from pipeline.core.rpmtext import STATIC_ALLOWED, value_problem
 
-#: rpm expansions that run a shell or Lua while a spec is parsed: never rendered.
-_UNSAFE = re.compile(r"%\(|%\{[!?]*lua:|%\[[^\]]*%\(")
-
-
-def unsafe_expansion(value: str) -> str | None:
-    """The offending fragment when ``value`` would run a shell or Lua in rpm, else None."""
-    match = _UNSAFE.search(value)
-    return match.group(0) if match else None
+#: OS ids, flavors, packages, features, cells, scenarios: they become folder and file names
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
 
 
 @dataclass
 class Origin:
-    """Where each dotted key came from: (file, line)."""
+    """Where each dotted key came from: (file, line); and the macros values may reference."""
 
     places: dict[str, tuple[str, int]]
+    macros: frozenset[str] = field(default=STATIC_ALLOWED)
 
     def of(self, key: str) -> tuple[str, int | None]:
         parts = key.split(".")
@@ -82,8 +79,7 @@ class Reader:
         value = self.data.get(name, default)
         if value is None:
             raise self.error(name, "missing required key")
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise self.error(name, f"expected a string, got {_kind(value)}")
+        _need_str(value, self._k(name), self.origin)
         return checked_str(str(value), self._k(name), self.origin, line=line)
 
     def opt_str(self, name: builtins.str) -> builtins.str | None:
@@ -115,8 +111,7 @@ class Reader:
         items = self.list(name)
         out = []
         for index, item in enumerate(items):
-            if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-                raise self.error(f"{name}.{index}", f"expected a string, got {_kind(item)}")
+            _need_str(item, self._k(f"{name}.{index}"), self.origin)
             out.append(checked_str(str(item), self._k(f"{name}.{index}"), self.origin))
         return tuple(out)
 
@@ -133,11 +128,31 @@ class Reader:
         return [(str(k), mapping.sub(str(k))) for k in mapping.data]
 
 
+def _need_str(value: Any, key: str, origin: Origin) -> None:
+    """Strings and integers only: YAML reads ``6.10`` as the number 6.1, silently."""
+    if isinstance(value, float):
+        raise origin.error(key, f"expected a string, got the number {value!r}: YAML reads "
+                                "unquoted 6.10 as 6.1; write it quoted (\"6.10\")")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise origin.error(key, f"expected a string, got {_kind(value)}")
+
+
+def checked_name(value: Any, key: str, origin: Origin) -> str:
+    """``value`` when it is a safe name (letters, digits, ``._+-``, no leading dot, no ``..``)."""
+    text = str(value)
+    if isinstance(value, (bool, float)) or not _SAFE_NAME.fullmatch(text) or ".." in text:
+        raise origin.error(key, f"unsafe name {text!r}: use letters, digits and ._+- only, "
+                                "not starting with '.', without '..'")
+    return text
+
+
 def checked_str(value: str, key: str, origin: Origin, *, line: bool = True) -> str:
-    bad = unsafe_expansion(value)
-    if bad:
-        raise origin.error(key, f"value contains {bad!r}: rpm would run a shell or Lua "
-                                "while parsing the spec; refused")
+    """``value`` when rpm may see it (the macro allowlist) and it is one line if ``line``."""
+    why = value_problem(value, origin.macros)
+    if why:
+        raise origin.error(key, f"rpm would see this value: {why}")
+    if "\0" in value:
+        raise origin.error(key, "value contains a NUL character")
     if line and ("\n" in value or "\r" in value):
         raise origin.error(key, "value must be a single line")
     return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.core import yamlsrc
-from pipeline.core.schema import Origin, Reader
+from pipeline.core.schema import Origin, Reader, checked_name
 from pipeline.matrix.model import Cell, Patch, When
 
 CATEGORIES = ("backport", "compat", "fix", "build")
@@ -33,7 +33,7 @@ def load(tree: Path, package: str) -> tuple[Patch, ...]:
     for index, item in enumerate(top.list("patches")):
         r = Reader(item, f"patches.{index}", origin)
         r.only(["file", "category", "why", "upstream", "when"])
-        file = r.str("file")
+        file = checked_name(r.str("file"), r._k("file"), origin)
         if "/" in file or not (path.parent / file).is_file():
             raise r.error("file", f"patch file not found: patches/{package}/{file}")
         category = r.str("category")

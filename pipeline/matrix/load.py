@@ -7,9 +7,12 @@ cells, missing templates and patches all fail with ``FILE:LINE: KEY: reason`` (e
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 
-from pipeline.core.schema import Origin, Reader, checked_str
+from pipeline.core import rpmtext
+from pipeline.core.errors import InputError
+from pipeline.core.schema import Origin, Reader, checked_name, checked_str
 from pipeline.matrix import ledger
 from pipeline.matrix.model import (
     Cell,
@@ -37,12 +40,13 @@ def load(tree: Path, profiles: list[Path] | None = None) -> Matrix:
     top.only(["schema", "vendor", "packager", "flavors", "oses", "packages"])
     if top.int("schema", 1) != 1:
         raise top.error("schema", "unsupported schema version (this tool reads 1)")
-    flavors = {name: _flavor(name, r) for name, r in top.items("flavors")}
-    oses = {name: _os(name, r, flavors) for name, r in top.items("oses")}
+    origin.macros = rpmtext.STATIC_ALLOWED | _tree_macros(tree, top)
+    flavors = {name: _flavor(name, r) for name, r in _named(top, "flavors")}
+    oses = {name: _os(name, r, flavors) for name, r in _named(top, "oses")}
     if not oses:
         raise top.error("oses", "at least one OS release is required")
     cells = _cells(oses, flavors, origin)
-    packages = {name: _package(name, r, tree, oses) for name, r in top.items("packages")}
+    packages = {name: _package(name, r, tree, oses) for name, r in _named(top, "packages")}
     for name, pkg in packages.items():
         for dep in pkg.depends_on:
             if dep not in packages:
@@ -50,6 +54,47 @@ def load(tree: Path, profiles: list[Path] | None = None) -> Matrix:
     return Matrix(root=str(tree), vendor=top.str("vendor"), packager=top.str("packager"),
                   oses=oses, flavors=flavors, cells=cells, packages=packages, files=files,
                   specs_dir=str(tree / "specs"))
+
+
+def _named(r: Reader, key: str) -> list[tuple[str, Reader]]:
+    """The entries of mapping ``key``, whose names become folder names: safe names only."""
+    out = r.items(key)
+    for name, _ in out:
+        checked_name(name, r._k(f"{key}.{name}"), r.origin)
+    return out
+
+
+def macro_file(tree: Path, relative: str, key: str, origin: Origin) -> Path:
+    """The OS macro file ``relative``: inside ``tree``, a file, free of code-running macros."""
+    root = tree.resolve()
+    path = (tree / relative).resolve()
+    if not path.is_relative_to(root):
+        raise origin.error(key, f"macro file {relative!r} is outside the tree; refused")
+    if not path.is_file():
+        raise origin.error(key, f"macro file not found: {relative}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise origin.error(key, f"{relative}: not UTF-8 (byte {exc.start})") from None
+    bad = rpmtext.macro_file_problem(text)
+    if bad:
+        raise InputError(bad[1], file=relative, line=bad[0])
+    return path
+
+
+def _tree_macros(tree: Path, top: Reader) -> frozenset[str]:
+    """Parameterless names that ``macros/common.macros`` and every ``oses.*.macros`` define."""
+    names: set[str] = set()
+    files = [("macros/common.macros", "oses")]
+    for os_id, r in top.items("oses"):
+        if isinstance(r.raw("macros"), str):
+            files.append((r.raw("macros"), f"oses.{os_id}.macros"))
+    for relative, key in files:
+        if relative == "macros/common.macros" and not (tree / relative).exists():
+            continue
+        path = macro_file(tree, relative, key, top.origin)
+        names |= rpmtext.macro_file_names(path.read_text(encoding="utf-8"))[0]
+    return frozenset(names)
 
 
 def _flavor(name: str, r: Reader) -> Flavor:
@@ -93,7 +138,7 @@ def _os(name: str, r: Reader, flavors: dict[str, Flavor]) -> OsRelease:
 def _koji(r: Reader) -> KojiSettings:
     r.only(["profile", "target", "flavor_targets"])
     ft = r.sub("flavor_targets", required=False)
-    targets = {str(k): ft.str(str(k)) for k in ft.data}
+    targets = {checked_name(k, ft._k(str(k)), r.origin): ft.str(str(k)) for k in ft.data}
     return KojiSettings(profile=r.str("profile"), target=r.str("target"), flavor_targets=targets)
 
 
@@ -138,7 +183,7 @@ def _conds(r: Reader, name: str) -> tuple[Cond[str], ...]:
             sub = Reader(item, f"{r.key}.{key}", r.origin)
             sub.only(("value", *_WHEN_KEYS))
             out.append(Cond(sub.str("value"), when_of(sub)))
-        elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
+        elif isinstance(item, (str, int)) and not isinstance(item, bool):
             out.append(Cond(checked_str(str(item), f"{r.key}.{key}", r.origin)))
         else:
             raise r.error(key, "expected a string or a mapping with 'value'")
@@ -155,6 +200,7 @@ def _package(name: str, r: Reader, tree: Path, oses: dict[str, OsRelease]) -> Pa
     features = {}
     fr = r.sub("features", required=False)
     for fname in fr.data:
+        checked_name(fname, fr._k(str(fname)), r.origin)
         whens = []
         for index, item in enumerate(fr.list(str(fname))):
             sub = Reader(item, f"{fr.key}.{fname}.{index}", r.origin)
@@ -198,11 +244,17 @@ def _sources(r: Reader) -> tuple[SourceFile, ...]:
     out = []
     for index, item in enumerate(r.list("sources")):
         sub = Reader(item, f"{r.key}.sources.{index}", r.origin)
-        sub.only(["url", "sha256", "mirrors"])
+        sub.only(["url", "sha256", "mirrors", "pip"])
         sha = sub.opt_str("sha256")
         if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
             raise sub.error("sha256", "expected 64 lowercase hex digits")
-        out.append(SourceFile(url=sub.str("url"), sha256=sha, mirrors=sub.str_list("mirrors")))
+        pip = sub.opt_str("pip")
+        if pip is not None and not re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", pip):
+            raise sub.error("pip", "expected NAME==VERSION (an sdist pip can download)")
+        source = SourceFile(url=sub.str("url"), sha256=sha, mirrors=sub.str_list("mirrors"),
+                            pip=pip)
+        checked_name(source.filename, sub._k("url"), sub.origin)  # the cached file's name
+        out.append(source)
     if not out:
         raise r.error("sources", "at least one source is required")
     return tuple(out)

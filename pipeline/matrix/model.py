@@ -122,6 +122,9 @@ class SourceFile:
     url: str
     sha256: str | None
     mirrors: tuple[str, ...] = ()
+    #: ``name==version`` of a Python sdist, fetched by pip's downloader when the URL and the
+    #: mirrors fail (the registry's host is pip's business, never written in the tree)
+    pip: str | None = None
 
     @property
     def filename(self) -> str:

@@ -9,9 +9,7 @@ a target. A flavor gets its own spec only when its content really differs.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from pipeline.core import files
 from pipeline.core.errors import InputError
 from pipeline.matrix.model import Cond, Flavor, Matrix, OsRelease, Package, Patch, When
 
@@ -244,7 +243,8 @@ def stale(tree: Path, texts: dict[Path, str]) -> list[str]:
     if specs.is_dir():
         produced = {tree / p for p in texts}
         out += [str(p.relative_to(tree)) + " (not rendered any more)"
-                for p in sorted(specs.rglob("*.spec")) if p not in produced]
+                for p in sorted(specs.rglob("*.spec"))
+                if p not in produced and rendered_by_us(p)]
     return out
 
 
@@ -256,21 +256,33 @@ def _read(path: Path) -> str | None:
 
 
 def write(tree: Path, texts: dict[Path, str]) -> list[str]:
-    """Write what changed (atomically per file), remove orphans; the paths touched."""
+    """Write what changed (atomically per file), remove the orphans render wrote; the paths
+    touched. Every target stays inside ``specs/`` (no symlink leads out); a ``.spec`` there that
+    render did not write (no header) is kept and reported, never deleted."""
+    specs = tree / "specs"
+    files.inside(specs, tree)  # specs/ itself may not lead out of the tree
     changed = []
     for rel, text in texts.items():
-        path = tree / rel
-        if _read(path) == text:
+        if _read(tree / rel) == text:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        files.write_text(tree / rel, text, specs)
         changed.append(str(rel))
     produced = {tree / p for p in texts}
-    for orphan in sorted((tree / "specs").rglob("*.spec")):
-        if orphan not in produced:
-            orphan.unlink()
-            changed.append(str(orphan.relative_to(tree)) + " (removed)")
+    for orphan in sorted(specs.rglob("*.spec")) if specs.is_dir() else []:
+        if orphan in produced:
+            continue
+        if not rendered_by_us(orphan):
+            changed.append(str(orphan.relative_to(tree)) + " (kept: not written by render)")
+            continue
+        files.inside(orphan, specs).unlink()
+        changed.append(str(orphan.relative_to(tree)) + " (removed)")
     return changed
+
+
+def rendered_by_us(path: Path) -> bool:
+    """Whether ``path`` starts with the header render writes."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            return fh.readline().startswith(HEADER.split("{", 1)[0])
+    except OSError:
+        return False

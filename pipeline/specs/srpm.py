@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import link_or_copy
 from pipeline.matrix.model import Cell, Matrix
@@ -20,7 +20,7 @@ from pipeline.specs import rpmspec, sources
 def stage_sources(matrix: Matrix, package: str, sourcedir: Path, *, cache: Path,
                   local_dirs: Sequence[Path] = ()) -> list[Path]:
     """Put the package's sources and every ledger patch into ``sourcedir``."""
-    sourcedir.mkdir(parents=True, exist_ok=True)
+    files.make_dir(sourcedir, sourcedir.parent)
     pkg = matrix.packages[package]
     staged = []
     for src in pkg.sources:
@@ -37,10 +37,9 @@ def make_srpm(matrix: Matrix, cell: Cell, package: str, spec_text: str, topdir: 
     """Build the SRPM of ``package`` for ``cell``'s OS/flavor in ``topdir``; its path."""
     tree = Path(matrix.root)
     for sub in ("SOURCES", "SPECS", "SRPMS"):
-        (topdir / sub).mkdir(parents=True, exist_ok=True)
+        files.make_dir(topdir / sub, topdir)
     stage_sources(matrix, package, topdir / "SOURCES", cache=cache, local_dirs=local_dirs)
-    spec = topdir / "SPECS" / f"{package}.spec"
-    spec.write_text(spec_text, encoding="utf-8")
+    spec = files.write_text(topdir / "SPECS" / f"{package}.spec", spec_text, topdir)
     for old in (topdir / "SRPMS").glob("*.src.rpm"):
         old.unlink()
     # no --target: rpmbuild re-reads its configuration for a target and drops --load files

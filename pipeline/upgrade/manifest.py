@@ -40,7 +40,7 @@ SCRIPTLETS = ("pre", "post", "preun", "postun", "posttrans", "pretrans")
 ARCHES = ("x86_64", "aarch64", "noarch")
 DEFAULT_MODES = {"file": 0o644, "dir": 0o755, "symlink": 0o777}
 
-_NAME = re.compile(r"^[A-Za-z0-9_+.-]+$")
+_NAME = re.compile(r"^(?!\.)(?!.*\.\.)[A-Za-z0-9_+.-]+$")  # safe: becomes a file name
 _VER = re.compile(r"^[A-Za-z0-9_.+~^]+$")
 #: ``name``, ``name OP evr`` (evr: [epoch:]version[-release]); ``(...)`` rich deps pass as-is.
 _DEP = re.compile(r"^[^\s<>=()]+(?:\([^\s()]*\))*(?:\([^\s()]*\))?"

@@ -41,7 +41,7 @@ from typing import Any
 
 from pipeline.core import yamlsrc
 from pipeline.core.errors import InputError
-from pipeline.core.schema import Origin, Reader
+from pipeline.core.schema import Origin, Reader, checked_name
 
 FILE_NAME = "upgrades.yaml"
 _TOP = ("schema", "images", "os_provides", "scenarios")
@@ -146,7 +146,8 @@ def parse(data: Any, origin: Origin, *, path: Path, oses: set[str],
 
 def _entries(top: Reader, name: str) -> list[tuple[str, Reader]]:
     mapping = top.sub(name, required=False)
-    return [(str(k), Reader(v, mapping._k(str(k)), top.origin)) for k, v in mapping.data.items()]
+    return [(checked_name(k, mapping._k(str(k)), top.origin),
+             Reader(v, mapping._k(str(k)), top.origin)) for k, v in mapping.data.items()]
 
 
 def _os_provides(top: Reader, oses: set[str]) -> dict[str, tuple[str, ...]]:

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import link_or_copy
 from pipeline.upgrade.manifest import FileEntry, PackageManifest
@@ -153,17 +153,17 @@ def rpmbuild(spec: Path, *, top: Path, arch: str) -> None:
 
 def _materialize(pkg: PackageManifest, root: Path) -> None:
     """Write the package's files (placeholders), dirs and symlinks under ``root``."""
-    for entry in pkg.files:
+    for entry in pkg.files:  # never through a '..' or a symlink of an earlier entry
         dest = root / entry.path.lstrip("/")
         if entry.kind == "dir":
-            dest.mkdir(parents=True, exist_ok=True)
+            files.make_dir(dest, root)
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dir(dest.parent, root)
         if entry.kind == "symlink":
             assert entry.target is not None
             os.symlink(entry.target, dest)
         else:
-            dest.write_text(placeholder(pkg, entry), encoding="utf-8")
+            files.write_text(dest, placeholder(pkg, entry), root)
 
 
 # ---------------------------------------------------------------- spec text

@@ -10,13 +10,17 @@ the rpm database, the files and ``rpm -Va``, run the upgrade again, and check ev
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core import files
 from pipeline.core.errors import shell_line
 from pipeline.core.findings import Finding
 from pipeline.upgrade import checks
@@ -43,10 +47,12 @@ class Options:
 
 def fast_roots(cache: Path) -> Path:
     """A folder for throw-away roots: under /dev/shm when it is a writable tmpfs (rpm's
-    database writes are an order of magnitude faster there), else ``cache/roots``."""
+    database writes are an order of magnitude faster there), else ``cache/roots``. One folder
+    per tree: a run removes roots its tree's killed runs left, never another tree's."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
-        return shm / f"virt-pipeline-{os.getuid()}" / "roots"
+        tree = hashlib.sha256(str(cache.resolve()).encode()).hexdigest()[:16]
+        return shm / f"virt-pipeline-{os.getuid()}" / tree / "roots"
     return cache / "roots"
 
 
@@ -77,6 +83,10 @@ def run_scenario(scenario: Scenario, prepared: Prepared, options: Options) -> Sc
     """Pre-checks plus the sandbox run, as one result."""
     findings = precheck(scenario, prepared)
     parent = _mkdir(options.roots or options.cache / "roots")
+    mine = re.compile(re.escape(scenario.id) + r"-[a-z0-9_]{8}")  # mkdtemp's names
+    for stale in parent.iterdir():  # left by a killed run (the tree's lock is held: no other
+        if mine.fullmatch(stale.name) and stale.is_dir() and not options.keep:  # run owns it)
+            files.remove_tree(stale, parent)
     workdir = Path(tempfile.mkdtemp(prefix=f"{scenario.id}-", dir=parent))
     config = SandboxConfig(workdir=workdir, repos=prepared.repos,
                            package_manager=options.package_manager, image=options.image,
@@ -89,6 +99,7 @@ def run_scenario(scenario: Scenario, prepared: Prepared, options: Options) -> Sc
     if not kept:
         log = _keep_log(log, options.cache / "logs" / f"{scenario.id}.log")
         shutil.rmtree(workdir, ignore_errors=True)
+        _prune(parent)
     legacy_names = {*prepared.legacy_names, *(p.name for p in prepared.legacy)}
     universe = Universe(frozenset(legacy_names),
                         frozenset(p.name for p in prepared.new.packages))
@@ -168,6 +179,15 @@ def _keep_log(log: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log, dest)
     return dest
+
+
+def _prune(roots: Path) -> None:
+    """Remove the roots folder (and a per-tree folder under /dev/shm) once empty."""
+    for folder in (roots, roots.parent if roots.parent.parent.name.startswith("virt-pipeline-")
+                   else None):
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _mkdir(path: Path) -> Path:

@@ -66,12 +66,16 @@ def test_write_removes_orphans_and_reports_changes(tree: Path) -> None:
     m = matrix.load(tree)
     texts = render.render_all(m)
     orphan = tree / "specs" / "bclinux7" / "old.spec"
-    orphan.write_text("x")
+    orphan.write_text(render.HEADER.format(template="qemu.spec.j2") + "x")
+    mine = tree / "specs" / "bclinux7" / "mine.spec"
+    mine.write_text("Name: mine\n")
     (tree / "specs" / "bclinux7" / "qemu.spec").write_text("stale")
     assert sorted(render.stale(tree, texts)) == [
         "specs/bclinux7/old.spec (not rendered any more)", "specs/bclinux7/qemu.spec"]
     changed = render.write(tree, texts)
     assert "specs/bclinux7/qemu.spec" in changed and not orphan.exists()
+    assert "specs/bclinux7/mine.spec (kept: not written by render)" in changed
+    assert mine.read_text() == "Name: mine\n"  # render never deletes what it did not write
     assert render.stale(tree, texts) == []
 
 

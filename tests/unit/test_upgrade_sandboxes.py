@@ -47,7 +47,13 @@ def test_installroot_isolated_dnf_and_cleanup(tmp_path: Path, calls: list[list[s
         assert box.read_file("/etc/libvirt/qemu.conf") == "x\n"
         assert box.read_file("/../../etc/passwd") is None  # never leaves the root
     dnf, rpm = calls
-    assert dnf[:5] == ["unshare", "--mount", "--pid", "--net", "--fork"]
+    cage = dnf[:dnf.index("dnf")]
+    assert cage[0] == "bwrap" and "--unshare-net" in cage and "--unshare-pid" in cage
+    assert cage[cage.index("--cap-drop") + 1] == "ALL" and "CAP_MKNOD" not in cage
+    assert cage[cage.index("--ro-bind"):cage.index("--ro-bind") + 3] == ["--ro-bind", "/", "/"]
+    assert cage[cage.index("--dev"):cage.index("--dev") + 2] == ["--dev", "/dev"]
+    assert rpm[:len(cage)] == cage  # rpm -Va runs in the same cage (%verifyscript)
+    rpm = rpm[len(cage):]
     assert f"--installroot={tmp_path}/w/root" in dnf
     assert "--setopt=reposdir=/dev/null" in dnf and "--disableplugin=*" in dnf
     assert f"--repofrompath=legacy,{(tmp_path / 'repo').resolve().as_uri()}" in dnf

@@ -1,11 +1,19 @@
 """The embedded default sandbox: an empty root populated by the package manager.
 
-dnf runs with ``--installroot`` inside private mount, pid and network namespaces (``unshare
---mount --pid --net --fork``), so nothing reaches the host's rpm database or the network: the
-repos are local folders. Debian's rpm keeps its database under ``~/.rpmdb``; dnf reloads the
-rpm configuration, so it runs with ``HOME`` set to a folder whose ``.rpmmacros`` says
-``%_dbpath /var/lib/rpm`` (see notes/environment.md). On an RPM host the OS's own tool is used
-(yum for el7 roots when it is installed), with a private yum.conf and repo file.
+Every command that runs package code (dnf/yum with ``--installroot``, ``rpm -V``/``-q`` on
+the root, scriptlets, triggers, ``%verifyscript``) runs inside a bubblewrap cage (:func:`cage`):
+private mount, pid, network, ipc and uts namespaces; the host's file system read-only but for
+the sandbox's own work folder; a private ``/dev`` with only the harmless nodes (null, zero,
+random, tty...); a private ``/proc`` in which pid 1 is the cage's own; and the capabilities
+cut down to those rpm needs to install files (chown, file modes, chroot for scriptlets): no
+CAP_MKNOD, no CAP_SYS_ADMIN (mount), no CAP_NET_*, no CAP_SYS_PTRACE, no CAP_KILL. A scriptlet
+cannot make a device node for a host disk, mount anything, write a host file (through ``..``,
+a chroot escape or ``/proc/1/root``), see or signal a host process, or reach the host's
+network. The repos are local folders. Debian's rpm keeps its database under ``~/.rpmdb``;
+dnf reloads the rpm configuration, so it runs with ``HOME`` set to a folder whose
+``.rpmmacros`` says ``%_dbpath /var/lib/rpm`` (see notes/environment.md). On an RPM host the
+OS's own tool is used (yum for el7 roots when it is installed), with a private yum.conf and
+repo file.
 """
 
 from __future__ import annotations
@@ -16,11 +24,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.cmd import Completed
 from pipeline.upgrade.sandboxes.base import SandboxConfig, repo_file, repo_url
 
-UNSHARE = ("unshare", "--mount", "--pid", "--net", "--fork", "--kill-child")
+#: what rpm needs as root to unpack and own files and chroot for scriptlets; nothing more
+CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+        "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP", "CAP_SYS_CHROOT")
+_NAMESPACES = ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+               "--unshare-cgroup-try", "--die-with-parent", "--new-session")
+
+
+def cage(*, writable: Sequence[Path] = (), root: Path | None = None) -> list[str]:
+    """The bwrap prefix: with ``root``, that folder is ``/``; else the host read-only with
+    ``writable`` folders bound read-write (the package manager drives an ``--installroot``)."""
+    argv = ["bwrap", *_NAMESPACES, "--cap-drop", "ALL"]
+    for cap in CAPS:
+        argv += ["--cap-add", cap]
+    if root is not None:
+        argv += ["--bind", str(root), "/"]
+    else:
+        argv += ["--ro-bind", "/", "/"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for folder in writable:
+        argv += ["--bind", str(folder), str(folder)]
+    return argv
 
 
 class InstallRoot:
@@ -41,10 +69,9 @@ class InstallRoot:
         return str(self.root)
 
     def __enter__(self) -> InstallRoot:
-        cmd.require("unshare")
+        cmd.require("bwrap")
         for folder in (self.root, self.home, self.cache):
-            if folder.exists():
-                shutil.rmtree(folder)
+            files.remove_tree(folder, self.config.workdir)  # a root left by a killed run
             folder.mkdir(parents=True)
         (self.home / ".rpmmacros").write_text("%_dbpath /var/lib/rpm\n", encoding="utf-8")
         return self
@@ -59,8 +86,17 @@ class InstallRoot:
     def _env(self) -> dict[str, str]:
         return {"HOME": str(self.home)}
 
+    def _cage(self) -> list[str]:
+        work = self.config.workdir.resolve()
+        repos = [Path(p).resolve() for p in self.config.repos.values()]
+        argv = cage(writable=[work])
+        for repo in repos:  # the repos, read-only even when they live in the work folder
+            if repo.is_dir():
+                argv += ["--ro-bind", str(repo), str(repo)]
+        return argv
+
     def package_manager(self, args: Sequence[str], *, repos: Sequence[str]) -> Completed:
-        argv = [*UNSHARE, *self.command(args, repos=repos)]
+        argv = [*self._cage(), *self.command(args, repos=repos)]
         return cmd.run(argv, env=self._env(), check=False, timeout=self.config.timeout,
                        logfile=self.log)
 
@@ -88,7 +124,8 @@ class InstallRoot:
                 "--disablerepo=*", f"--enablerepo={enable}", *args]
 
     def rpm(self, args: Sequence[str]) -> Completed:
-        argv = ["rpm", "--root", str(self.root), "--dbpath", "/var/lib/rpm", *args]
+        argv = [*self._cage(), "rpm", "--root", str(self.root), "--dbpath", "/var/lib/rpm",
+                *args]
         return cmd.run(argv, env=self._env(), check=False, timeout=self.config.timeout,
                        logfile=self.log)
 
@@ -119,7 +156,7 @@ class InstallRoot:
         return host is not None and (host.exists() or host.is_symlink())
 
     def run(self, argv: Sequence[str]) -> Completed:
-        full = [*UNSHARE, "--root", str(self.root), *argv]
+        full = [*cage(root=self.root.resolve()), *argv]
         return cmd.run(full, env=self._env(), check=False, timeout=self.config.timeout,
                        logfile=self.log)
 

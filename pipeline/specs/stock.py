@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.core import evr, yamlsrc
 from pipeline.core.findings import Finding
@@ -38,17 +39,18 @@ def load_stock(legacy_dir: Path) -> list[StockPackage]:
     return out
 
 
-def _packages(data: dict[str, object], path: Path) -> list[StockPackage]:
+def _packages(data: dict[str, Any], path: Path) -> list[StockPackage]:
     defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
     sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
     out = []
-    for item in data.get("packages") or []:  # type: ignore[attr-defined]
+    for item in data.get("packages") or []:
         if not isinstance(item, dict):
             continue
-        pkg = {**defaults, **item}  # type: ignore[dict-item]
+        pkg: dict[str, Any] = {**(defaults or {}), **item}
         epoch = pkg.get("epoch")
-        text = (f"{epoch}:" if epoch is not None else "") + f"{pkg.get('version')}-{pkg.get('release')}"
-        src = sources.get(pkg.get("source", ""), {})  # type: ignore[union-attr]
+        text = (f"{epoch}:" if epoch is not None else "") + \
+            f"{pkg.get('version')}-{pkg.get('release')}"
+        src = (sources or {}).get(pkg.get("source", ""), {})
         where = ":".join(str(src[k]) for k in ("repository", "branch", "file", "repo")
                          if isinstance(src, dict) and k in src)
         out.append(StockPackage(manifest=str(data.get("id", path.stem)), os=str(data.get("os")),

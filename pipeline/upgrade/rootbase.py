@@ -17,6 +17,47 @@ from pipeline.core.errors import PipelineError
 from pipeline.upgrade.synth import SYNTH_VERSION, escape, rpmbuild
 
 BASE_NAME = "virt-pipeline-base"
+#: where the stand-in systemctl logs each call (one line: its arguments) and keeps unit state
+SYSTEMCTL_LOG = "/var/log/systemctl.log"
+SYSTEMCTL_STATE = "/var/lib/systemctl-standin"
+
+# A systemctl for roots without systemd: it logs every call and keeps the state a scriptlet
+# can change or ask about (enabled, active, masked) as files, so "libvirtd is restarted" or
+# "KSM is enabled again" are observed outcomes. A masked unit does not start.
+_SYSTEMCTL = r"""#!/bin/sh
+state=@STATE@
+mkdir -p "$state/enabled" "$state/active" "$state/masked"
+echo "$*" >> @LOG@
+verb=""
+units=""
+now=""
+for arg in "$@"; do
+    case "$arg" in
+        --now) now=1 ;;
+        -*) ;;
+        *) if [ -z "$verb" ]; then verb=$arg; else units="$units $arg"; fi ;;
+    esac
+done
+rc=0
+for unit in $units; do
+    case "$verb" in
+        enable) touch "$state/enabled/$unit"; [ -n "$now" ] && touch "$state/active/$unit" ;;
+        disable) rm -f "$state/enabled/$unit"; [ -n "$now" ] && rm -f "$state/active/$unit" ;;
+        mask) touch "$state/masked/$unit"; rm -f "$state/enabled/$unit" ;;
+        unmask) rm -f "$state/masked/$unit" ;;
+        start|restart|reload-or-restart)
+            if [ -e "$state/masked/$unit" ]; then rc=1; else touch "$state/active/$unit"; fi ;;
+        stop) rm -f "$state/active/$unit" ;;
+        is-enabled)
+            if [ -e "$state/masked/$unit" ]; then echo masked; rc=1
+            elif [ -e "$state/enabled/$unit" ]; then echo enabled
+            else echo disabled; rc=1; fi ;;
+        is-active)
+            if [ -e "$state/active/$unit" ]; then echo active; else echo inactive; rc=3; fi ;;
+    esac
+done
+exit $rc
+"""
 
 
 @dataclass(frozen=True)
@@ -46,7 +87,7 @@ def base_package(out_dir: Path, *, arch: str = "x86_64", workdir: Path,
     layout = _BaseLayout()
     extra = tuple(provides) + (_aarch64_provides() if arch == "aarch64" else ())
     key = hashlib.sha256(json.dumps([SYNTH_VERSION, arch, layout.applets, layout.provides,
-                                     extra]).encode()).hexdigest()[:20]
+                                     extra, _SYSTEMCTL]).encode()).hexdigest()[:20]
     dest = out_dir / key / f"{BASE_NAME}-1-1.{arch}.rpm"
     if dest.is_file():
         return dest
@@ -104,6 +145,10 @@ def _base_tree(root: Path, layout: _BaseLayout) -> None:
         os.symlink("../bin/busybox", root / "usr/sbin" / applet)
     for lib in _host_libs():
         shutil.copy2(lib.resolve(), root / "usr/lib64" / lib.name)
+    systemctl = root / "usr/bin/systemctl"
+    systemctl.write_text(_SYSTEMCTL.replace("@STATE@", SYSTEMCTL_STATE)
+                         .replace("@LOG@", SYSTEMCTL_LOG), encoding="utf-8")
+    systemctl.chmod(0o755)
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n", encoding="utf-8")
     (root / "etc/group").write_text("root:x:0:\n", encoding="utf-8")
 

@@ -99,8 +99,10 @@ class PackageManifest:
         return f"{self.name}-{self.evr}.{self.arch}"
 
     def canonical(self) -> PackageManifest:
-        """The same package with dependencies and files in rpm's (sorted) order."""
-        return replace(self, provides=tuple(sorted(set(self.provides))),
+        """The same package with dependencies and files in rpm's (sorted) order, without
+        provenance (``source``, ``unverified``: not part of what rpm installs)."""
+        return replace(self, source="", unverified=(),
+                       provides=tuple(sorted(set(self.provides))),
                        requires=tuple(sorted(set(self.requires))),
                        obsoletes=tuple(sorted(set(self.obsoletes))),
                        conflicts=tuple(sorted(set(self.conflicts))),
@@ -123,8 +125,9 @@ class LegacySet:
 
     def canonical(self) -> LegacySet:
         """Packages sorted by name, each :meth:`PackageManifest.canonical`: compare these."""
-        return replace(self, packages=tuple(sorted((p.canonical() for p in self.packages),
-                                                   key=lambda p: p.name)))
+        return replace(self, sources={},
+                       packages=tuple(sorted((p.canonical() for p in self.packages),
+                                             key=lambda p: p.name)))
 
     def package(self, name: str) -> PackageManifest:
         for pkg in self.packages:

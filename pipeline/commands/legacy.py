@@ -3,7 +3,7 @@ a legacy spec or a repository's metadata.
 
     virt-pipeline legacy capture (--rpmdb ROOT | --rpms DIR | --spec FILE --os OS |
         --repo URL|DIR) [--dbpath PATH] [--id ID] [--os OS] [--packages GLOB ...]
-        [--repository R --branch B --file F --commit C] -o FILE [--json]
+        [--dist DIST] [--repository R --branch B --file F --commit C] -o FILE [--json]
 
 The manifest (see :mod:`pipeline.upgrade.manifest`) records each package's NEVRA,
 dependencies, files with modes and %config flags, and scriptlets, and is what the upgrade
@@ -51,6 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     cap.add_argument("--os", dest="os_id",
                      help="matrix OS id (default: guessed from the releases: .el7, .oe2203)")
     cap.add_argument("--description", default="", help="one line saying what the set is")
+    cap.add_argument("--dist", help="%%{dist} for --spec (default: the OS's; errata builds "
+                                    "of el7 used .el7_7, .el7_8 ...)")
     cap.add_argument("--packages", nargs="+", default=[], metavar="GLOB",
                      help="only packages whose name matches one of these patterns")
     for name in ("repository", "branch", "file", "commit"):
@@ -106,7 +108,10 @@ def _from_spec(args: argparse.Namespace, ctx: Context
     if not cells:
         raise InputError(f"unknown OS {args.os_id!r} (matrix has "
                          f"{', '.join(sorted(matrix.oses))})", key="--os")
-    found = newset.from_spec(ctx.tree, cells[0], args.spec.resolve())
+    cell = cells[0]
+    if args.dist:
+        cell = replace(cell, os=replace(cell.os, dist=args.dist, dist_suffix=""))
+    found = newset.from_spec(ctx.tree, cell, args.spec.resolve())
     found = [p for p in found if not args.packages
              or any(fnmatch.fnmatchcase(p.name, g) for g in args.packages)]
     plain = [replace(p, files=tuple(replace(f, content=None) for f in p.files)) for p in found]

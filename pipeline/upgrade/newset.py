@@ -100,9 +100,25 @@ def parse_spec_sections(expanded: str) -> SpecSections:
             defattr = _defattr(line)
             continue
         files[current].extend(parse_files_line(line, defattr=defattr))
-    scripts = {pkg: {kind: "\n".join(lines).strip("\n") or ":" for kind, lines in kinds.items()}
-               for pkg, kinds in bodies.items()}
+    scripts = {pkg: {kind: "\n".join(x.rstrip() for x in lines).strip() or ":"
+                     for kind, lines in kinds.items()} for pkg, kinds in bodies.items()}
     return SpecSections(files=files, scriptlets=scripts)
+
+
+def spec_summaries(expanded: str) -> dict[str, str]:
+    """Each package's ``Summary:`` in an expanded spec (the main one before any %package)."""
+    main_match = re.search(r"^Name:\s*(\S+)", expanded, re.M)
+    current = main_match.group(1) if main_match else ""
+    out: dict[str, str] = {}
+    for line in expanded.splitlines():
+        header = re.match(r"^%package\s+(.*)$", line.strip())
+        if header:
+            current = _section_package(main_match.group(1) if main_match else "", header.group(1))
+            continue
+        found = re.match(r"^Summary:\s*(.*?)\s*$", line)
+        if found and current not in out:
+            out[current] = found.group(1)
+    return out
 
 
 def _interpreter(args: str) -> str | None:
@@ -213,6 +229,7 @@ def from_spec(tree: Path, cell: Cell, spec: Path, *,
     """
     expanded = rpmspec.expand(tree, cell, spec)
     sections = parse_spec_sections(expanded)
+    summaries = spec_summaries(expanded)
     known_files = {entry.path: entry for entry in known}
     out = []
     for sp in rpmspec.packages(tree, cell, spec):
@@ -226,7 +243,7 @@ def from_spec(tree: Path, cell: Cell, spec: Path, *,
         requires = [r for r in sp.requires if not (scriptlets and r == "/bin/sh")]
         out.append(PackageManifest(
             name=sp.name, epoch=sp.epoch, version=sp.version, release=sp.release,
-            arch=sp.arch, provides=tuple(d for d in sp.provides
+            arch=sp.arch, summary=summaries.get(sp.name, ""), provides=tuple(d for d in sp.provides
                                          if not self_dependency(sp.name, sp.evr, d)),
             requires=tuple(dict.fromkeys(requires)), obsoletes=sp.obsoletes,
             conflicts=sp.conflicts, files=entries, scriptlets=scriptlets))

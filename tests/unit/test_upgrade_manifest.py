@@ -182,3 +182,13 @@ def test_el7_base_has_the_packages_the_new_set_obsoletes() -> None:
     assert all(p.source in legacy.sources for p in legacy.packages)
     assert legacy.sources["qemu-kvm-spec"]["commit"].startswith("92c10e56")
     assert legacy.package("libvirt-python").evr == "4.5.0-1.el7"
+
+
+@pytest.mark.parametrize("path", sorted((TREE / "legacy").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_legacy_package_names_its_source(path: Path) -> None:
+    legacy = load_manifest(path)
+    assert legacy.sources, f"{path.name} records no sources"
+    for pkg in legacy.packages:
+        assert pkg.source in legacy.sources, f"{path.name}: {pkg.name} names no source"
+        entry = legacy.sources[pkg.source]
+        assert entry.get("file") or entry.get("repo") or entry.get("note"), entry

@@ -4,6 +4,7 @@ Each check is a small function returning findings with stable ids (README "Findi
 spec-missing, spec-parse-failed, macro-undefined, patch-file-missing, patch-not-applied,
 patch-not-in-series, patch-order, source-missing, replacement-target-missing, obsoletes-missing,
 obsoletes-misses-legacy, obsoletes-new-package, obsoletes-own-requirement, nvr-content-mismatch,
+release-below-stock,
 rpmlint-error, rpmlint-warning.
 """
 
@@ -20,7 +21,7 @@ from pipeline.core.errors import CommandFailed
 from pipeline.core.findings import Finding, Level
 from pipeline.matrix import ledger
 from pipeline.matrix.model import Cell, Matrix, Package
-from pipeline.specs import render, rpmspec
+from pipeline.specs import render, rpmspec, stock
 from pipeline.specs.rpmspec import SpecPackage
 
 
@@ -43,12 +44,15 @@ def validate(matrix: Matrix, cells: tuple[Cell, ...], *, rpmlint: bool = True) -
     # rpmspec calls are independent: run them on every core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         loaded = list(pool.map(lambda p: _load(tree, matrix, p[0], p[1]), pairs))
+    legacy = stock.load_stock(tree / "legacy")
     for view, problems in loaded:
         findings += problems
         if view is not None:
             views.append(view)
             findings += check_patches(tree, view) + check_sources(view) + check_macros(view)
             findings += check_replacements(view) + check_obsoletes_sanity(view)
+            findings += stock.below_stock(view.cell.id, view.cell.os.id, view.package.name,
+                                          [(p.name, p.evr) for p in view.built], legacy)
     findings += check_nvr_collisions(views)
     if rpmlint:
         specs = sorted({v.spec for v in views})

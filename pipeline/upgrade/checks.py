@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pipeline.core.evr import EVR, compare_evr, matches, parse_dependency
 from pipeline.core.findings import Finding
+from pipeline.upgrade import services
 from pipeline.upgrade.manifest import PackageManifest
 from pipeline.upgrade.scenarios import Scenario
 
@@ -31,6 +32,7 @@ CHECKS: dict[str, str] = {
     "rpmnew-missing": "the new default of an edited config file lands as .rpmnew",
     "obsoletes-matches-nothing": "every Obsoletes of a legacy name matches the legacy EVR",
     "upgrade-not-idempotent": "a repeated upgrade is a no-op",
+    **services.CHECKS,
 }
 
 
@@ -86,6 +88,8 @@ class Observation:
     rpmsave: dict[str, bool] = field(default_factory=dict)
     again: Step | None = None
     after_again: list[Installed] | None = None
+    services: services.ServiceRecord | None = None  # systemctl calls and unit state
+    via: Step | None = None  # the upgrade to an intermediate release (scenario ``via``)
 
 
 # ---------------------------------------------------------------- parsers
@@ -184,8 +188,9 @@ def _f(check: str, scenario: Scenario, detail: str, package: str | None = None) 
 
 def check_transactions(obs: Observation, scenario: Scenario) -> list[Finding]:
     out = []
-    for label, step in (("legacy install", obs.legacy_install), ("upgrade", obs.upgrade)):
-        if step.returncode != 0:
+    for label, step in (("legacy install", obs.legacy_install), ("upgrade", obs.upgrade),
+                        ("intermediate upgrade", obs.via)):
+        if step is not None and step.returncode != 0:
             out.append(_f("transaction-failed", scenario,
                           f"{label} exited {step.returncode}: $ {step.command}\n"
                           f"{_tail(step.output)}"))
@@ -255,7 +260,7 @@ def check_new_versions(obs: Observation, scenario: Scenario,
 
 
 def check_replacements(obs: Observation, scenario: Scenario) -> list[Finding]:
-    seen = replacements(obs.upgrade.output)
+    seen = replacements(obs.upgrade.output + (obs.via.output if obs.via else ""))
     installed_before = {p.name for p in obs.before}
     out = []
     for old, new in sorted(scenario.expect.replaced.items()):
@@ -273,7 +278,7 @@ def check_replacements(obs: Observation, scenario: Scenario) -> list[Finding]:
 
 def check_conflicts(obs: Observation, scenario: Scenario) -> list[Finding]:
     out = []
-    for step in (obs.legacy_install, obs.upgrade):
+    for step in (obs.legacy_install, obs.upgrade, *([obs.via] if obs.via else [])):
         for path, new, old in file_conflicts(step.output):
             out.append(_f("file-conflict", scenario,
                           f"{path}: {new or 'a new package'} conflicts with {old}", new or None))
@@ -281,7 +286,8 @@ def check_conflicts(obs: Observation, scenario: Scenario) -> list[Finding]:
 
 
 def check_dependencies(obs: Observation, scenario: Scenario) -> list[Finding]:
-    problems = unsatisfied(obs.upgrade.output) + unsatisfied(obs.verify.output)
+    problems = unsatisfied(obs.upgrade.output + (obs.via.output if obs.via else ""))
+    problems += unsatisfied(obs.verify.output)
     return [_f("broken-dependency", scenario, line) for line in sorted(set(problems))]
 
 
@@ -346,6 +352,7 @@ def observed_findings(obs: Observation, scenario: Scenario, universe: Universe,
     found += check_dependencies(obs, scenario) + check_scriptlets(obs, scenario)
     found += check_verify(obs, scenario) + check_configs(obs, scenario)
     found += check_idempotent(obs, scenario)
+    found += services.check_services(obs.services, scenario.expect.services, scenario.id)
     legacy = [(p.name, p.evr) for p in obs.before if p.name in universe.legacy]
     found += obsoletes_matching(new_packages, legacy, scenario)
     return found

@@ -21,6 +21,12 @@ YAML layout (``defaults`` fills epoch/version/release/arch of packages that omit
           - {path: /usr/share/qemu-kvm, kind: dir}  # mode 0755
           - {path: /usr/bin/kvm, kind: symlink, target: qemu-kvm}
         scriptlets: {post: ":"}
+        source: ev-spec                            # a key of `sources`
+        unverified: [files]                        # what the source did not settle
+
+``sources`` names where the facts came from: ``{ev-spec: {repository: C2Devel/qemu-kvm,
+branch: centos-7.8, file: qemu-kvm.spec, commit: b733a556...}}`` (or ``repo:`` a repository
+URL for ``legacy capture --repo``).
 """
 
 from __future__ import annotations
@@ -47,8 +53,9 @@ _DEP = re.compile(r"^[^\s<>=()]+(?:\([^\s()]*\))*(?:\([^\s()]*\))?"
                   r"(?: (?:<|>|<=|>=|=) (?:\d+:)?[A-Za-z0-9_.+~^]+(?:-[A-Za-z0-9_.+~^]+)?)?$")
 _FILE_KEYS = ("path", "kind", "mode", "config", "target", "content")
 _PKG_KEYS = ("name", "epoch", "version", "release", "arch", "summary", "provides", "requires",
-             "obsoletes", "conflicts", "files", "scriptlets")
-_TOP_KEYS = ("id", "os", "description", "defaults", "packages")
+             "obsoletes", "conflicts", "files", "scriptlets", "source", "unverified")
+_TOP_KEYS = ("id", "os", "description", "defaults", "sources", "packages")
+_SOURCE_KEYS = ("repository", "branch", "file", "commit", "repo", "note")
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class PackageManifest:
     conflicts: tuple[str, ...] = ()
     files: tuple[FileEntry, ...] = ()
     scriptlets: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # a key of LegacySet.sources: where these facts were read
+    unverified: tuple[str, ...] = ()  # what that source did not settle
 
     @property
     def evr(self) -> str:
@@ -90,8 +99,10 @@ class PackageManifest:
         return f"{self.name}-{self.evr}.{self.arch}"
 
     def canonical(self) -> PackageManifest:
-        """The same package with dependencies and files in rpm's (sorted) order."""
-        return replace(self, provides=tuple(sorted(set(self.provides))),
+        """The same package with dependencies and files in rpm's (sorted) order, without
+        provenance (``source``, ``unverified``: not part of what rpm installs)."""
+        return replace(self, source="", unverified=(),
+                       provides=tuple(sorted(set(self.provides))),
                        requires=tuple(sorted(set(self.requires))),
                        obsoletes=tuple(sorted(set(self.obsoletes))),
                        conflicts=tuple(sorted(set(self.conflicts))),
@@ -110,11 +121,13 @@ class LegacySet:
     os: str
     description: str
     packages: tuple[PackageManifest, ...]
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def canonical(self) -> LegacySet:
         """Packages sorted by name, each :meth:`PackageManifest.canonical`: compare these."""
-        return replace(self, packages=tuple(sorted((p.canonical() for p in self.packages),
-                                                   key=lambda p: p.name)))
+        return replace(self, sources={},
+                       packages=tuple(sorted((p.canonical() for p in self.packages),
+                                             key=lambda p: p.name)))
 
     def package(self, name: str) -> PackageManifest:
         for pkg in self.packages:
@@ -160,12 +173,29 @@ def parse_manifest(data: Any, origin: Origin) -> LegacySet:
     packages = tuple(_package(Reader(item, f"packages.{i}", origin), defaults)
                      for i, item in enumerate(raw))
     seen: set[str] = set()
+    sources = _sources(top)
     for index, pkg in enumerate(packages):
         if pkg.name in seen:
             raise origin.error(f"packages.{index}.name", f"package {pkg.name} listed twice")
+        if pkg.source and pkg.source not in sources:
+            raise origin.error(f"packages.{index}.source",
+                               f"unknown source {pkg.source!r} (not a key of sources)")
         seen.add(pkg.name)
     return LegacySet(id=_matching(top, "id", _NAME), os=_matching(top, "os", _NAME),
-                     description=top.str("description", ""), packages=packages)
+                     description=top.str("description", ""), packages=packages,
+                     sources=sources)
+
+
+def _sources(top: Reader) -> dict[str, dict[str, str]]:
+    if not top.has("sources"):
+        return {}
+    sub = top.sub("sources")
+    out: dict[str, dict[str, str]] = {}
+    for key in sub.data:
+        entry = sub.sub(str(key))
+        entry.only(_SOURCE_KEYS)
+        out[str(key)] = {k: entry.str(k) for k in _SOURCE_KEYS if entry.has(k)}
+    return out
 
 
 def _defaults(top: Reader) -> dict[str, Any]:
@@ -199,7 +229,8 @@ def _package(reader: Reader, defaults: dict[str, Any]) -> PackageManifest:
         arch=arch, summary=reader.str("summary", ""),
         provides=_deps(reader, "provides"), requires=_deps(reader, "requires"),
         obsoletes=_deps(reader, "obsoletes"), conflicts=_deps(reader, "conflicts"),
-        files=_files(reader), scriptlets=_scriptlets(reader))
+        files=_files(reader), scriptlets=_scriptlets(reader),
+        source=reader.str("source", ""), unverified=reader.str_list("unverified"))
 
 
 def _deps(reader: Reader, name: str) -> tuple[str, ...]:
@@ -267,8 +298,10 @@ def _scriptlets(reader: Reader) -> dict[str, str]:
 def dump_manifest(legacy: LegacySet) -> str:
     """Deterministic YAML for ``legacy`` that :func:`load_manifest` reads back to the same set."""
     data: dict[str, Any] = {"id": legacy.id, "os": legacy.os,
-                            "description": legacy.description,
-                            "packages": [_package_data(p) for p in legacy.packages]}
+                            "description": legacy.description}
+    if legacy.sources:
+        data["sources"] = {k: dict(v) for k, v in legacy.sources.items()}
+    data["packages"] = [_package_data(p) for p in legacy.packages]
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=100)
 
@@ -288,6 +321,10 @@ def _package_data(pkg: PackageManifest) -> dict[str, Any]:
         data["files"] = [_file_data(f) for f in pkg.files]
     if pkg.scriptlets:
         data["scriptlets"] = {k: pkg.scriptlets[k] for k in SCRIPTLETS if k in pkg.scriptlets}
+    if pkg.source:
+        data["source"] = pkg.source
+    if pkg.unverified:
+        data["unverified"] = list(pkg.unverified)
     return data
 
 

@@ -42,10 +42,11 @@ class FilesLine:
 
 @dataclass(frozen=True)
 class SpecSections:
-    """What ``from_spec`` needs from an expanded spec: %files lines and scriptlets per package."""
+    """What ``from_spec`` needs from an expanded spec: %files lines and scriptlets per package
+    (the body of each shell scriptlet as rpm expanded it; ``:`` for another interpreter)."""
 
     files: dict[str, list[FilesLine]]
-    scriptlets: dict[str, set[str]]
+    scriptlets: dict[str, dict[str, str]]
 
 
 def _section_package(main: str, args: str) -> str:
@@ -66,25 +67,32 @@ def _section_package(main: str, args: str) -> str:
 
 
 def parse_spec_sections(expanded: str) -> SpecSections:
-    """Split ``rpmspec -P`` output into %files lines and scriptlet names per package."""
+    """Split ``rpmspec -P`` output into %files lines and scriptlets per package."""
     main_match = re.search(r"^Name:\s*(\S+)", expanded, re.M)
     main = main_match.group(1) if main_match else ""
     files: dict[str, list[FilesLine]] = {}
-    scripts: dict[str, set[str]] = {}
+    bodies: dict[str, dict[str, list[str]]] = {}
     current: str | None = None
+    script: list[str] | None = None
     defattr: tuple[int | None, int | None] = (None, None)
     for raw in expanded.splitlines():
         line = raw.strip()
         section = _SECTION_RE.match(line)
         if section:
             kind, args = section.group(1), section.group(2) or ""
-            current = None
+            current, script = None, None
             if kind == "files":
                 current = _section_package(main, args)
                 files.setdefault(current, [])
                 defattr = (None, None)
             elif kind in _SCRIPT_NAMES:
-                scripts.setdefault(_section_package(main, args), set()).add(kind)
+                script = bodies.setdefault(_section_package(main, args), {}).setdefault(kind, [])
+                if _interpreter(args) not in (None, "/bin/sh", "/bin/bash"):
+                    script.append(":")
+                    script = None
+            continue
+        if script is not None:
+            script.append(raw)
             continue
         if current is None or not line or line.startswith("#"):
             continue
@@ -92,7 +100,34 @@ def parse_spec_sections(expanded: str) -> SpecSections:
             defattr = _defattr(line)
             continue
         files[current].extend(parse_files_line(line, defattr=defattr))
+    scripts = {pkg: {kind: "\n".join(x.rstrip() for x in lines).strip() or ":"
+                     for kind, lines in kinds.items()} for pkg, kinds in bodies.items()}
     return SpecSections(files=files, scriptlets=scripts)
+
+
+def spec_summaries(expanded: str) -> dict[str, str]:
+    """Each package's ``Summary:`` in an expanded spec (the main one before any %package)."""
+    main_match = re.search(r"^Name:\s*(\S+)", expanded, re.M)
+    current = main_match.group(1) if main_match else ""
+    out: dict[str, str] = {}
+    for line in expanded.splitlines():
+        header = re.match(r"^%package\s+(.*)$", line.strip())
+        if header:
+            current = _section_package(main_match.group(1) if main_match else "", header.group(1))
+            continue
+        found = re.match(r"^Summary:\s*(.*?)\s*$", line)
+        if found and current not in out:
+            out[current] = found.group(1)
+    return out
+
+
+def _interpreter(args: str) -> str | None:
+    """The ``-p PROGRAM`` of a scriptlet header, None without one."""
+    words = shlex.split(args or "")
+    for index, word in enumerate(words[:-1]):
+        if word == "-p":
+            return words[index + 1]
+    return None
 
 
 def _octal(text: str) -> int | None:
@@ -189,11 +224,12 @@ def from_spec(tree: Path, cell: Cell, spec: Path, *,
     legacy set's files) it matches, so a pre-flight sees conflicts inside globbed folders; a
     folder listed without ``%dir`` owns the ``known`` paths under it. Files default to 0644,
     0755 in bin/sbin/libexec folders and for shared objects. Content is the same for a path
-    in every package of the spec (rpm then sees no conflict between them), and scriptlets
-    become ``:``.
+    in every package of the spec (rpm then sees no conflict between them). Shell scriptlets
+    keep their expanded bodies, so what they ask of systemd is observed in the sandbox.
     """
     expanded = rpmspec.expand(tree, cell, spec)
     sections = parse_spec_sections(expanded)
+    summaries = spec_summaries(expanded)
     known_files = {entry.path: entry for entry in known}
     out = []
     for sp in rpmspec.packages(tree, cell, spec):
@@ -201,13 +237,13 @@ def from_spec(tree: Path, cell: Cell, spec: Path, *,
         label = f"stand-in of {spec.stem} {sp.evr} for {cell.id}"
         entries = tuple(replace(e, content=f"{label}: {e.path}\n") if e.kind == "file" else e
                         for e in entries)
-        scriptlets = {s: ":" for s in sorted(sections.scriptlets.get(sp.name, set()))}
+        scriptlets = dict(sorted(sections.scriptlets.get(sp.name, {}).items()))
         # rpmspec lists each scriptlet's interpreter (Requires(post): /bin/sh) as a plain
         # requirement; rpmbuild adds those back for the stand-in's own scriptlets
         requires = [r for r in sp.requires if not (scriptlets and r == "/bin/sh")]
         out.append(PackageManifest(
             name=sp.name, epoch=sp.epoch, version=sp.version, release=sp.release,
-            arch=sp.arch, provides=tuple(d for d in sp.provides
+            arch=sp.arch, summary=summaries.get(sp.name, ""), provides=tuple(d for d in sp.provides
                                          if not self_dependency(sp.name, sp.evr, d)),
             requires=tuple(dict.fromkeys(requires)), obsoletes=sp.obsoletes,
             conflicts=sp.conflicts, files=entries, scriptlets=scriptlets))

@@ -52,6 +52,11 @@ class Prepared:
     def legacy_repos(self) -> list[str]:
         return [n for n in self.repos if n == "base" or n.startswith("legacy")]
 
+    @property
+    def via_repos(self) -> list[str]:
+        """The repos of the intermediate upgrade (none without ``via``)."""
+        return [*self.legacy_repos, "via"] if "via" in self.repos else []
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -81,6 +86,10 @@ def prepare(scenario: Scenario, inputs: Inputs) -> Prepared:
     for index, location in enumerate(scenario.legacy_repos):
         repos[f"legacy-{index + 1}"] = location
         names += repo_names(location)
+    if scenario.via:
+        via = [p for path in scenario.via for p in load_manifest(path).packages]
+        rpms = synth.build_rpms(via, inputs.cache / "rpms", workdir=inputs.cache / "build")
+        repos["via"] = str(repo_of(rpms, inputs.cache))
     new = new_set(scenario, inputs)
     repos["new"] = str(repo_of(new.rpms, inputs.cache))
     for index, location in enumerate(scenario.new_repos):

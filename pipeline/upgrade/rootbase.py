@@ -16,7 +16,81 @@ from pipeline.core import cmd
 from pipeline.core.errors import PipelineError
 from pipeline.upgrade.synth import SYNTH_VERSION, escape, rpmbuild
 
+# Debian's static busybox has no getent, groupadd, useradd or ldconfig applets, which real
+# scriptlets call (el7's qemu-kvm %post ends with useradd: its status is the scriptlet's).
+# Small stand-ins: lookups in /etc/group and /etc/passwd, and appends to them.
+_SHIMS = {
+    "usr/bin/getent": r"""#!/bin/sh
+[ -n "$2" ] || exec cat "/etc/$1"
+grep -E "^$2:|^[^:]*:[^:]*:$2:" "/etc/$1"
+""",
+    "usr/sbin/groupadd": r"""#!/bin/sh
+gid=""; name=""
+while [ $# -gt 0 ]; do
+    case "$1" in -g) gid=$2; shift ;; -*) ;; *) name=$1 ;; esac; shift
+done
+grep -q "^$name:" /etc/group && exit 9
+[ -n "$gid" ] || gid=$(( 900 + $(wc -l < /etc/group) ))
+echo "$name:x:$gid:" >> /etc/group
+""",
+    "usr/sbin/useradd": r"""#!/bin/sh
+uid=""; group=""; home=/; shell=/sbin/nologin; comment=""; name=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -u) uid=$2; shift ;; -g) group=$2; shift ;; -d) home=$2; shift ;;
+        -s) shell=$2; shift ;; -c) comment=$2; shift ;; -G) shift ;; -*) ;; *) name=$1 ;;
+    esac; shift
+done
+grep -q "^$name:" /etc/passwd && exit 9
+[ -n "$uid" ] || uid=$(( 900 + $(wc -l < /etc/passwd) ))
+gid=$(grep "^${group:-$name}:" /etc/group | cut -d: -f3)
+echo "$name:x:$uid:${gid:-$uid}:$comment:$home:$shell" >> /etc/passwd
+""",
+    "usr/sbin/ldconfig": "#!/bin/sh\nexit 0\n",
+}
+
 BASE_NAME = "virt-pipeline-base"
+#: where the stand-in systemctl logs each call (one line: its arguments) and keeps unit state
+SYSTEMCTL_LOG = "/var/log/systemctl.log"
+SYSTEMCTL_STATE = "/var/lib/systemctl-standin"
+
+# A systemctl for roots without systemd: it logs every call and keeps the state a scriptlet
+# can change or ask about (enabled, active, masked) as files, so "libvirtd is restarted" or
+# "KSM is enabled again" are observed outcomes. A masked unit does not start.
+_SYSTEMCTL = r"""#!/bin/sh
+state=@STATE@
+mkdir -p "$state/enabled" "$state/active" "$state/masked"
+echo "$*" >> @LOG@
+verb=""
+units=""
+now=""
+for arg in "$@"; do
+    case "$arg" in
+        --now) now=1 ;;
+        -*) ;;
+        *) if [ -z "$verb" ]; then verb=$arg; else units="$units $arg"; fi ;;
+    esac
+done
+rc=0
+for unit in $units; do
+    case "$verb" in
+        enable) touch "$state/enabled/$unit"; [ -n "$now" ] && touch "$state/active/$unit" ;;
+        disable) rm -f "$state/enabled/$unit"; [ -n "$now" ] && rm -f "$state/active/$unit" ;;
+        mask) touch "$state/masked/$unit"; rm -f "$state/enabled/$unit" ;;
+        unmask) rm -f "$state/masked/$unit" ;;
+        start|restart|reload-or-restart)
+            if [ -e "$state/masked/$unit" ]; then rc=1; else touch "$state/active/$unit"; fi ;;
+        stop) rm -f "$state/active/$unit" ;;
+        is-enabled)
+            if [ -e "$state/masked/$unit" ]; then echo masked; rc=1
+            elif [ -e "$state/enabled/$unit" ]; then echo enabled
+            else echo disabled; rc=1; fi ;;
+        is-active)
+            if [ -e "$state/active/$unit" ]; then echo active; else echo inactive; rc=3; fi ;;
+    esac
+done
+exit $rc
+"""
 
 
 @dataclass(frozen=True)
@@ -25,8 +99,8 @@ class _BaseLayout:
         "sh", "bash", "ls", "cat", "cp", "mv", "rm", "ln", "mkdir", "rmdir", "chmod", "chown",
         "touch", "echo", "printf", "test", "[", "true", "false", "sed", "grep", "awk", "find",
         "head", "tail", "sort", "uniq", "wc", "cut", "tr", "id", "env", "sleep", "install",
-        "readlink", "stat", "xargs", "basename", "dirname", "date", "getent", "diff", "cmp")
-    sbin_applets: tuple[str, ...] = ("ldconfig", "useradd", "groupadd", "adduser", "addgroup")
+        "readlink", "stat", "xargs", "basename", "dirname", "date", "diff", "cmp")
+    sbin_applets: tuple[str, ...] = ("adduser", "addgroup")
     provides: tuple[str, ...] = ("/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash",
                                  "rtld(GNU_HASH)", "shadow-utils", "coreutils", "bash",
                                  "glibc", "filesystem", "grep", "sed", "findutils")
@@ -46,7 +120,8 @@ def base_package(out_dir: Path, *, arch: str = "x86_64", workdir: Path,
     layout = _BaseLayout()
     extra = tuple(provides) + (_aarch64_provides() if arch == "aarch64" else ())
     key = hashlib.sha256(json.dumps([SYNTH_VERSION, arch, layout.applets, layout.provides,
-                                     extra]).encode()).hexdigest()[:20]
+                                     extra, _SYSTEMCTL, _SHIMS, "setup-verify"]).encode()
+                         ).hexdigest()[:20]
     dest = out_dir / key / f"{BASE_NAME}-1-1.{arch}.rpm"
     if dest.is_file():
         return dest
@@ -104,6 +179,13 @@ def _base_tree(root: Path, layout: _BaseLayout) -> None:
         os.symlink("../bin/busybox", root / "usr/sbin" / applet)
     for lib in _host_libs():
         shutil.copy2(lib.resolve(), root / "usr/lib64" / lib.name)
+    for rel, text in _SHIMS.items():
+        (root / rel).write_text(text, encoding="utf-8")
+        (root / rel).chmod(0o755)
+    systemctl = root / "usr/bin/systemctl"
+    systemctl.write_text(_SYSTEMCTL.replace("@STATE@", SYSTEMCTL_STATE)
+                         .replace("@LOG@", SYSTEMCTL_LOG), encoding="utf-8")
+    systemctl.chmod(0o755)
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n", encoding="utf-8")
     (root / "etc/group").write_text("root:x:0:\n", encoding="utf-8")
 
@@ -118,7 +200,10 @@ def _base_spec(root: Path, provides: Sequence[str]) -> str:
              "%files"]
     for path in sorted(root.rglob("*")):
         rel = "/" + path.relative_to(root).as_posix()
-        if path.is_symlink() or not path.is_dir():
+        if rel in ("/etc/passwd", "/etc/group"):
+            # as the setup package owns them: scriptlets add users and groups
+            lines.append(f"%verify(not md5 size mtime) %config(noreplace) {rel}")
+        elif path.is_symlink() or not path.is_dir():
             lines.append(rel)
         else:
             lines.append(f"%dir {rel}")

@@ -42,12 +42,13 @@ from typing import Any
 from pipeline.core import yamlsrc
 from pipeline.core.errors import InputError
 from pipeline.core.schema import Origin, Reader, checked_name
+from pipeline.upgrade.services import HostServices, ServiceExpect
 
 FILE_NAME = "upgrades.yaml"
 _TOP = ("schema", "images", "os_provides", "scenarios")
 _SCENARIO = ("os", "description", "legacy", "new", "command", "config_edits", "expect",
-             "rpm_va_exceptions")
-_EXPECT = ("replaced", "upgraded", "removed", "final_set")
+             "rpm_va_exceptions", "services", "via")
+_EXPECT = ("replaced", "upgraded", "removed", "final_set", "services")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Expectation:
     upgraded: tuple[str, ...]
     removed: tuple[str, ...]
     final_set: tuple[str, ...]
+    services: ServiceExpect = field(default_factory=ServiceExpect)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,10 @@ class Scenario:
     expect: Expectation
     va_exceptions: tuple[VaException, ...] = ()
     os_provides: tuple[str, ...] = ()  # what the OS repos provide (stand-in capabilities)
+    services: HostServices = field(default_factory=HostServices)  # units before the upgrade
+    # manifests of an intermediate release: the host upgrades to it first, then to the new
+    # set, with the legacy repos enabled throughout
+    via: tuple[Path, ...] = ()
     source: str = ""  # FILE:LINE of the scenario, for messages
 
 
@@ -191,7 +197,25 @@ def _scenario(sid: str, r: Reader, *, tree: Path, oses: set[str], packages: set[
         new_packages=_new_packages(new, packages), new_repos=new.str_list("repos"),
         command=command, config_edits=_edits(r), expect=_expect(r.sub("expect")),
         va_exceptions=_exceptions(r), os_provides=provides.get(os_id, ()),
+        services=_host_services(r), via=tuple(tree / m for m in r.str_list("via")),
         source=f"{file}:{line}" if line else file)
+
+
+def _host_services(r: Reader) -> HostServices:
+    if not r.has("services"):
+        return HostServices()
+    sub = r.sub("services")
+    sub.only(("enabled", "active"))
+    return HostServices(enabled=sub.str_list("enabled"), active=sub.str_list("active"))
+
+
+def _expect_services(r: Reader) -> ServiceExpect:
+    if not r.has("services"):
+        return ServiceExpect()
+    sub = r.sub("services")
+    sub.only(("restarted", "enabled", "active", "masked"))
+    return ServiceExpect(restarted=sub.str_list("restarted"), enabled=sub.str_list("enabled"),
+                         active=sub.str_list("active"), masked=sub.str_list("masked"))
 
 
 def _new_packages(new: Reader, packages: set[str]) -> tuple[str, ...] | None:
@@ -236,7 +260,8 @@ def _expect(r: Reader) -> Expectation:
     if not final:
         raise r.error("final_set", "the exact final set of package names is required")
     expect = Expectation(replaced=replaced, upgraded=r.str_list("upgraded"),
-                         removed=r.str_list("removed"), final_set=final)
+                         removed=r.str_list("removed"), final_set=final,
+                         services=_expect_services(r))
     _consistent(expect, r)
     return expect
 

@@ -26,9 +26,11 @@ from pipeline.core.findings import Finding
 from pipeline.upgrade import checks
 from pipeline.upgrade.checks import Observation, Step, Universe
 from pipeline.upgrade.prepare import Prepared
+from pipeline.upgrade.rootbase import SYSTEMCTL_LOG, SYSTEMCTL_STATE
 from pipeline.upgrade.sandboxes import create as create_sandbox
 from pipeline.upgrade.sandboxes.base import QF, Sandbox, SandboxConfig
 from pipeline.upgrade.scenarios import Scenario
+from pipeline.upgrade.services import HostServices, ServiceRecord
 
 
 @dataclass(frozen=True)
@@ -134,16 +136,21 @@ def observe(sandbox: Sandbox, scenario: Scenario, prepared: Prepared) -> Observa
     legacy = _step(sandbox, ["install", *prepared.base_names, *prepared.legacy_names],
                    repos=prepared.legacy_repos)
     before = _installed(sandbox)
+    _set_services(sandbox, scenario.services)
+    logged = len(_systemctl_log(sandbox))
     for edit in scenario.config_edits:
         text = sandbox.read_file(edit.path)
         if text is not None:
             sandbox.write_file(edit.path, text + ("" if text.endswith("\n") else "\n")
                                + edit.append + "\n")
+    via = (_step(sandbox, list(scenario.command), repos=prepared.via_repos)
+           if prepared.via_repos else None)
     upgrade = _step(sandbox, list(scenario.command), repos=list(prepared.repos))
     after = _installed(sandbox)
     done = sandbox.rpm(["-Va"])
     obs = Observation(legacy_install=legacy, before=before, upgrade=upgrade, after=after,
-                      verify=Step(shell_line(done.argv), done.returncode, done.output))
+                      verify=Step(shell_line(done.argv), done.returncode, done.output),
+                      services=_services(sandbox, scenario, logged), via=via)
     for edit in scenario.config_edits:
         obs.configs[edit.path] = sandbox.read_file(edit.path)
         obs.rpmnew[edit.path] = sandbox.exists(edit.path + ".rpmnew")
@@ -151,6 +158,31 @@ def observe(sandbox: Sandbox, scenario: Scenario, prepared: Prepared) -> Observa
     obs.again = _step(sandbox, list(scenario.command), repos=list(prepared.repos))
     obs.after_again = _installed(sandbox)
     return obs
+
+
+def _set_services(sandbox: Sandbox, host: HostServices) -> None:
+    """The host's unit state before the upgrade, as the stand-in systemctl keeps it."""
+    for kind, units in (("enabled", host.enabled), ("active", host.active)):
+        for unit in units:
+            sandbox.write_file(f"{SYSTEMCTL_STATE}/{kind}/{unit}", "")
+
+
+def _systemctl_log(sandbox: Sandbox) -> list[str]:
+    return (sandbox.read_file(SYSTEMCTL_LOG) or "").splitlines()
+
+
+def _services(sandbox: Sandbox, scenario: Scenario, logged: int) -> ServiceRecord | None:
+    """The systemctl calls of the upgrade step and the state of the units the scenario names;
+    None where the root base's systemctl is not the one installed (an OS image: there the
+    service checks cannot observe anything and are not run)."""
+    if SYSTEMCTL_LOG not in (sandbox.read_file("/usr/bin/systemctl") or ""):
+        return None
+    record = ServiceRecord(calls=_systemctl_log(sandbox)[logged:])
+    units = scenario.expect.services.units()
+    for kind, found in (("enabled", record.enabled), ("active", record.active),
+                        ("masked", record.masked)):
+        found.update(u for u in units if sandbox.exists(f"{SYSTEMCTL_STATE}/{kind}/{u}"))
+    return record
 
 
 def _step(sandbox: Sandbox, args: list[str], *, repos: Sequence[str]) -> Step:

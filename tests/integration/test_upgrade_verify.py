@@ -28,7 +28,8 @@ from pipeline.upgrade.verify import Options, ScenarioResult, fast_roots, run_sce
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 IDS = ["bclinux7-el7-base", "bclinux7-qemu-kvm-ev", "bclinux-euler-stock", "bclinux7-prev",
-       "bclinux-euler-prev"]
+       "bclinux-euler-prev", "bclinux7-listen", "bclinux-euler-listen", "bclinux7-ksm",
+       "bclinux7-ev-repos-kept"]
 MUTATION_BASE = "bclinux7-qemu-kvm-ev"
 
 

@@ -177,5 +177,18 @@ def test_el7_base_has_the_packages_the_new_set_obsoletes() -> None:
     assert {"libvirt-daemon-driver-lxc", "libvirt-daemon-lxc", "libvirt-login-shell",
             "libvirt-python", "qemu-kvm", "qemu-img", "qemu-kvm-common",
             "qemu-kvm-tools"} <= names
-    assert legacy.package("qemu-kvm").evr == "10:1.5.3-175.el7_9.6"
+    assert legacy.package("qemu-kvm").evr == "10:1.5.3-167.el7_7.1"  # the spec read
+    # every package names where it was read
+    assert all(p.source in legacy.sources for p in legacy.packages)
+    assert legacy.sources["qemu-kvm-spec"]["commit"].startswith("92c10e56")
     assert legacy.package("libvirt-python").evr == "4.5.0-1.el7"
+
+
+@pytest.mark.parametrize("path", sorted((TREE / "legacy").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_legacy_package_names_its_source(path: Path) -> None:
+    legacy = load_manifest(path)
+    assert legacy.sources, f"{path.name} records no sources"
+    for pkg in legacy.packages:
+        assert pkg.source in legacy.sources, f"{path.name}: {pkg.name} names no source"
+        entry = legacy.sources[pkg.source]
+        assert entry.get("file") or entry.get("repo") or entry.get("note"), entry

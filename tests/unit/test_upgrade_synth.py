@@ -84,7 +84,22 @@ def test_defattr_applies_to_following_lines() -> None:
                                    newset.FilesLine("/etc/qd", dir=True, mode=0o750)]
     assert sections.files["other"] == [newset.FilesLine("/usr/bin/o")]
     assert sections.files["q-tools"] == [newset.FilesLine("/t")]
-    assert sections.scriptlets == {"other": {"post"}}
+    assert sections.scriptlets == {"other": {"post": ":"}}
+
+
+def test_scriptlet_bodies_kept_and_other_interpreters_dropped() -> None:
+    text = ("Name: q\n%post\nsystemctl preset a.service  \n\n%postun -p /sbin/ldconfig\n"
+            "%posttrans -n other\nif true; then\n    echo x\nfi\n%files\n/q\n")
+    sections = newset.parse_spec_sections(text)
+    assert sections.scriptlets == {"q": {"post": "systemctl preset a.service", "postun": ":"},
+                                   "other": {"posttrans": "if true; then\n    echo x\nfi"}}
+
+
+def test_summaries_per_package() -> None:
+    text = ("Name: q\nSummary: main one\n%package tools\nSummary: the tools\n"
+            "%package -n other\nSummary: other one\n%description\nx\n")
+    assert newset.spec_summaries(text) == {"q": "main one", "q-tools": "the tools",
+                                           "other": "other one"}
 
 
 def test_parse_expanded_libvirt_python_spec() -> None:
@@ -110,8 +125,9 @@ def test_glob_regex_and_representative() -> None:
 
 
 def test_spec_files_expands_globs_against_known_paths() -> None:
-    known = {f.path: f for f in load_manifest(TREE / "legacy" / "el7-base.yaml")
-             .package("libvirt-python").files}
+    site = "/usr/lib64/python2.7/site-packages"
+    known = {p: FileEntry(p, mode=0o755) for p in (f"{site}/libvirtmod.so",
+                                                   f"{site}/libvirtmod_qemu.so")}
     lines = [newset.FilesLine("/usr/lib64/python2.7/site-packages/libvirtmod*"),
              newset.FilesLine("README", doc=True),
              newset.FilesLine("/usr/lib64/python2.7/site-packages/libvirt_lxc.py*"),
@@ -130,7 +146,7 @@ def test_parse_captured_qf_output_and_filter_rpmbuild_additions() -> None:
         (DATA / "rpm-qf-qemu-kvm-ev.txt").read_text(encoding="utf-8"))
     assert [h.name for h in headers] == ["qemu-img-ev", "qemu-kvm-common-ev"]
     common = capture.to_manifest(headers[1])
-    source = load_manifest(TREE / "legacy" / "el7-qemu-kvm-ev.yaml")
+    source = load_manifest(DATA / "rpm-qf-qemu-kvm-ev.yaml")
     assert common == source.package("qemu-kvm-common-ev").canonical()
     raw = headers[1]
     assert any(dep == "/bin/sh" for dep, _ in raw.requires)  # rpm's, filtered out above

@@ -109,7 +109,9 @@ def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code:
                           redact_data(json.loads(json.dumps(record, default=str))),
                           tag=os.environ.get(runs.TAG_ENV, ""))
     except OSError as exc:  # a read-only tree still gets its result printed
-        logging.getLogger(__name__).warning("run record not written: %s", exc)
+        # a run that already failed said what is wrong in its one line; say it only once
+        log = logging.getLogger(__name__)
+        (log.debug if error else log.warning)("run record not written: %s", exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -115,6 +115,17 @@ class Reader:
             out.append(checked_str(str(item), self._k(f"{name}.{index}"), self.origin))
         return tuple(out)
 
+    def prose(self, name: builtins.str, default: builtins.str = "") -> builtins.str:
+        """A note for people that never reaches rpm (provenance, what a source left open): one
+        line without NUL, but exempt from the macro allowlist ("the %files of ...")."""
+        value = self.data.get(name, default)
+        return _prose_text(value, self._k(name), self.origin)
+
+    def prose_list(self, name: builtins.str) -> tuple[builtins.str, ...]:
+        """Notes as :meth:`prose`, one per list item."""
+        return tuple(_prose_text(item, self._k(f"{name}.{index}"), self.origin)
+                     for index, item in enumerate(self.list(name)))
+
     def sub(self, name: builtins.str, *, required: builtins.bool = True) -> Reader:
         value = self.data.get(name)
         if value is None:
@@ -135,6 +146,14 @@ def _need_str(value: Any, key: str, origin: Origin) -> None:
                                 "unquoted 6.10 as 6.1; write it quoted (\"6.10\")")
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise origin.error(key, f"expected a string, got {_kind(value)}")
+
+
+def _prose_text(value: Any, key: str, origin: Origin) -> str:
+    _need_str(value, key, origin)
+    text = str(value)
+    if "\0" in text or "\n" in text or "\r" in text:
+        raise origin.error(key, "a note must be one line without NUL characters")
+    return text
 
 
 def checked_name(value: Any, key: str, origin: Origin) -> str:

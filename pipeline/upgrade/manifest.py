@@ -194,7 +194,7 @@ def _sources(top: Reader) -> dict[str, dict[str, str]]:
     for key in sub.data:
         entry = sub.sub(str(key))
         entry.only(_SOURCE_KEYS)
-        out[str(key)] = {k: entry.str(k) for k in _SOURCE_KEYS if entry.has(k)}
+        out[str(key)] = {k: entry.prose(k) for k in _SOURCE_KEYS if entry.has(k)}
     return out
 
 
@@ -230,7 +230,7 @@ def _package(reader: Reader, defaults: dict[str, Any]) -> PackageManifest:
         provides=_deps(reader, "provides"), requires=_deps(reader, "requires"),
         obsoletes=_deps(reader, "obsoletes"), conflicts=_deps(reader, "conflicts"),
         files=_files(reader), scriptlets=_scriptlets(reader),
-        source=reader.str("source", ""), unverified=reader.str_list("unverified"))
+        source=reader.str("source", ""), unverified=reader.prose_list("unverified"))
 
 
 def _deps(reader: Reader, name: str) -> tuple[str, ...]:

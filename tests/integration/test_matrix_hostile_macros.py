@@ -152,7 +152,7 @@ def test_allowed_references_still_render(tree: Path, cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("field", ["description", "packages.0.summary", "packages.0.provides.0",
-                                   "packages.0.files.0.path", "packages.0.release"])
+                                   "packages.0.files.0", "packages.0.release"])
 def test_legacy_manifest_values_are_refused(tree: Path, tmp_path: Path, field: str) -> None:
     """Legacy manifests become stand-in specs (upgrade/synth): the same allowlist applies."""
     marker = tmp_path / "ran"

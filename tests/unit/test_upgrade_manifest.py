@@ -192,3 +192,20 @@ def test_every_legacy_package_names_its_source(path: Path) -> None:
         assert pkg.source in legacy.sources, f"{path.name}: {pkg.name} names no source"
         entry = legacy.sources[pkg.source]
         assert entry.get("file") or entry.get("repo") or entry.get("note"), entry
+
+
+def test_provenance_notes_may_name_rpm_sections_but_rpm_values_may_not(tmp_path: Path) -> None:
+    """``unverified`` and ``sources`` are notes for people (never given to rpm): they may say
+    "the %files of ..."; a dependency that rpm reads is still held to the macro allowlist."""
+    note = GOOD.replace("packages:\n", "sources:\n  spec: {note: 'read with %files and %rhel'}\n"
+                        "packages:\n", 1)
+    note = note.replace("    files:\n", "    source: spec\n    unverified: ['the %files globs']\n"
+                        "    files:\n", 1)
+    path = tmp_path / "notes.yaml"
+    path.write_text(note)
+    loaded = load_manifest(path)
+    assert loaded.packages[0].unverified == ("the %files globs",)
+    assert loaded.sources["spec"]["note"] == "read with %files and %rhel"
+    path.write_text(note.replace('provides: ["qemu-img = ', 'provides: ["x = %(id)", "qemu-img = '))
+    with pytest.raises(InputError, match="rpm would see"):
+        load_manifest(path)

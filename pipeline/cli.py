@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"virt-pipeline: {tree / 'matrix.yaml'}: no matrix here (use -C TREE)",
               file=sys.stderr)
         return 2
+    _sigterm_as_interrupt()
     try:
         return int(args.func(args, ctx))
     except PipelineError as exc:
@@ -74,6 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("virt-pipeline: interrupted", file=sys.stderr)
         return 130
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM ends a run like the first Ctrl-C (koji tasks listed or cancelled, exit 130)."""
+    import signal
+    import threading
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -486,9 +486,9 @@ def test_interrupt_stops_watching_and_lists_or_cancels_tasks(env: Env,
         builder = env.builder(cancel_on_interrupt=cancel)
         lines: list[str] = []
 
-        def sleep(seconds: float, b: KojiBuilder = builder) -> None:
-            if b.last_watcher is not None and b.last_watcher.polls == 3 and not lines:
-                lines.extend(b.interrupt())               # what the runner does on Ctrl-C
+        def sleep(seconds: float, b: KojiBuilder = builder, got: list[str] = lines) -> None:
+            if b.last_watcher is not None and b.last_watcher.polls == 3 and not got:
+                got.extend(b.interrupt())                 # what the runner does on Ctrl-C
 
         builder.sleep = sleep
         out = env.build(job_for(srpms["libvirt"], scratch=True), builder)

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.builds.builders.kojistop import Stopper, interrupt_lines
 from pipeline.builds.planner import BuildUnit, Step
-from pipeline.builds.run import RunOptions, Runner
+from pipeline.builds.run import Runner, RunOptions
 from pipeline.core.errors import Interrupted
 
 

@@ -138,6 +138,7 @@ class Task:
     priority: int = 20
     create_ts: float = field(default_factory=time.time)
     start_ts: float | None = None
+    start_tick: int | None = None
     completion_ts: float | None = None
     result: Any = None
     fault: tuple[int, str] | None = None

@@ -53,6 +53,7 @@ class KojiSim(HubSim):
         yield
         task.state = TS["OPEN"]
         task.start_ts = time.time()
+        task.start_tick = self.tick
         try:
             task.result = yield from body
         except Exception as exc:

@@ -109,9 +109,11 @@ class KojiRun:
         cid, arch = exc.task.channel_id, exc.task.arch
         channel, hosts = None, None
         if cid is not None:
-            answers = self.b.multicall(self.s, [
-                Call("getChannel", (cid,)),
-                Call("listHosts", (), {"arches": [arch], "channelID": cid, "enabled": True})])
+            query: dict[str, Any] = {"channelID": cid, "enabled": True}
+            if arch != "noarch":            # any host of the channel takes noarch tasks
+                query["arches"] = [arch]
+            answers = self.b.multicall(self.s, [Call("getChannel", (cid,)),
+                                                Call("listHosts", (), query)])
             channel = answers[0].value
             hosts = None if answers[1].error else len(answers[1].value or ())
         return stuck_reason(exc, channel, hosts, self.b.options().get("weburl"))

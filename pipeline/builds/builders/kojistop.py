@@ -122,8 +122,9 @@ def stuck_reason(exc: StuckFree, channel: dict[str, Any] | None, hosts: int | No
                  weburl: str | None) -> str:
     task = exc.task
     name = (channel or {}).get("name") or f"id {task.channel_id}"
-    host_note = "" if hosts is None else f" ({hosts} enabled host(s) in it for {task.arch})"
+    for_arch = "" if task.arch == "noarch" else f" for {task.arch}"
+    host_note = "" if hosts is None else f" ({hosts} enabled host(s) in it{for_arch})"
     return (f"no builder has picked up koji task {task.id} ({task.method}, arch {task.arch}) "
             f"after {exc.waited / 60:.0f} minutes: channel {name!r}{host_note} has no free "
-            f"builder for {task.arch}; the task is left FREE on the hub "
+            f"builder for it; the task is left FREE on the hub "
             f"({task_url(weburl, task.id)}; `koji cancel {task.id}` to drop it)")

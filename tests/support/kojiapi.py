@@ -243,6 +243,8 @@ class HubAPI:
         return {"id": req.id, "tag_id": req.tag_id, "tag_name": self.sim.tags[req.tag_id].name,
                 "at_event": None, "min_event": req.min_event, "create_ts": req.create_ts,
                 "create_time": iso(req.create_ts), "owner": req.owner,
+                "owner_name": [*sorted(self.sim.cfg.users), ""][max(req.owner - 1, 0)],
+                "update_time": iso(req.create_ts),
                 "priority": req.priority, "task_id": req.task_id, "task_state": None,
                 "tries": req.tries, "repo_id": req.repo_id, "opts": {}, "active": req.active,
                 "update_ts": req.create_ts}
@@ -258,7 +260,8 @@ class HubAPI:
             raise koji.GenericError("at_event requests are not modelled by the stand-in")
         if min_event in (None, "last"):
             min_event = self.sim.last_change(tid)
-        check = self.sim.request_repo(tid, int(min_event), self.sim.user_id(sess.user))
+        check = self.sim.request_repo(tid, int(min_event), self.sim.user_id(sess.user),
+                                      force=bool(force))
         return {"repo": self._repo(check["repo"]), "request": self._request(check["request"]),
                 "duplicate": check["duplicate"]}
 

@@ -321,10 +321,11 @@ class HubSim:
     def has_requests(self) -> bool:
         return self.cfg.version_tuple >= (1, 35)
 
-    def request_repo(self, tag_id: int, min_event: int, owner: int = 1) -> dict[str, Any]:
-        """repos.request_repo: a ready repo at or after ``min_event``, else an active request
-        (joined when one already covers it), else a new one."""
-        repo = self.latest_repo(tag_id, min_event)
+    def request_repo(self, tag_id: int, min_event: int, owner: int = 1,
+                     force: bool = False) -> dict[str, Any]:
+        """repos.request_repo: a ready repo at or after ``min_event`` (unless ``force``), else
+        an active request (joined when one already covers it), else a new one."""
+        repo = None if force else self.latest_repo(tag_id, min_event)
         if repo is not None:
             return {"repo": repo, "request": None, "duplicate": False}
         for req in self.requests:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ def job_for(srpm: Path, **kw: Any) -> BuildJob:
 def run_all(hub: Any, work: Path, checks: Any) -> int:
     admin = session(hub.url, "admin", "adminpw")
     setup_tags(admin)
+    admin.addChannel("hygon")                      # a channel without any host
+    hub.start_daemons(admin)
     user = session(hub.url, "builder", "secret")
     anon = session(hub.url)
     print(f"real hub {user.hub_version_str} at {hub.url} (API {user.getAPIVersion()})")
@@ -96,7 +99,7 @@ def run_all(hub: Any, work: Path, checks: Any) -> int:
         fake = session(stand.url, "builder", "secret")
         _wire(checks, user, anon, fake)
         _fields(checks, user, fake)
-        _backend(checks, hub, work, user)
+        _backend(checks, hub, work, user, admin)
     return int(checks.failed)
 
 
@@ -180,7 +183,7 @@ def _standin_build_keys() -> list[str]:
     return list(api._build(Build(1, "x", "1", "1", None, 1, None, "builder")))
 
 
-def _backend(checks: Any, hub: Any, work: Path, user: Any) -> None:
+def _backend(checks: Any, hub: Any, work: Path, user: Any, admin: Any) -> None:
     srpm = make_srpm(work)
     cfg = profile(work, hub.url)
 
@@ -188,13 +191,14 @@ def _backend(checks: Any, hub: Any, work: Path, user: Any) -> None:
         return KojiBuilder(profile="real", config_file=cfg, user="builder", password="secret",
                            backoff=Backoff(tries=2, base=0.01, cap=0.01), **kw)
 
-    def free_deadline(scratch: bool) -> str:
+    def free_deadline() -> str:
         clock = StepClock()
         b = builder(clock=clock, free_deadline=600.0)
         b.sleep = clock.sleep
-        out_dir = work / f"out-free-{scratch}"
+        out_dir = work / "out-free"
         out_dir.mkdir()
-        out = b.build(job_for(srpm, scratch=scratch), out_dir, lambda k, s: None)
+        job = dataclasses.replace(job_for(srpm, scratch=True), koji_channel="hygon")
+        out = b.build(job, out_dir, lambda k, s: None)
         assert not out.ok and "no builder has picked up koji task" in out.reason, out.reason
         info = user.getTaskInfo(out.task_ids[0])
         assert koji.TASK_STATES[info["state"]] == "FREE"
@@ -211,29 +215,62 @@ def _backend(checks: Any, hub: Any, work: Path, user: Any) -> None:
         b.sleep = sleep
         out_dir = work / f"out-int-{cancel}"
         out_dir.mkdir()
-        out = b.build(job_for(srpm, scratch=True), out_dir, lambda k, s: None)
+        job = dataclasses.replace(job_for(srpm, scratch=True), koji_channel="hygon")
+        out = b.build(job, out_dir, lambda k, s: None)
         assert out.reason == "interrupted (Ctrl-C or SIGTERM)", out.reason
         state = koji.TASK_STATES[user.getTaskInfo(out.task_ids[0])["state"]]
-        assert state == ("CANCELED" if cancel else "FREE"), state
+        assert (state == "CANCELED") == cancel, state
         return f"{lines[0]} -> hub state {state}"
 
-    def dependent() -> str:
-        clock = StepClock()
-        b = builder(clock=clock, free_deadline=600.0)
-        b.sleep = clock.sleep
-        out_dir = work / "out-dep"
+    def real_build(name: str, **kw: Any) -> tuple[Any, float, list[str]]:
+        job = job_for(srpm, **kw.pop("job", {}))
+        b = builder(poll_interval=1.0, build_deadline=240.0, **kw)
+        b.sleep = time.sleep
+        out_dir = work / f"out-{name}"
         out_dir.mkdir()
         events: list[str] = []
-        job = dataclasses.replace(job_for(srpm, scratch=True), wait_for=("libvirt-6.2.0-1.el7",))
+        start = time.monotonic()
         out = b.build(job, out_dir, lambda k, s: events.append(s))
+        return out, time.monotonic() - start, events
+
+    def policy() -> str:
+        out, took, _ = real_build("policy", job={"scratch": False})
+        assert not out.ok and "policy violation (build_from_srpm)" in out.reason, out.reason
+        assert "build from SCM" in out.reason
+        return f"{took:.0f} s: {out.reason[:160]}..."
+
+    def srpm_stage() -> str:
+        out, took, _ = real_build("srpm", job={"scratch": True})
+        assert not out.ok, out.reason
+        assert "rebuildSRPM task" in out.reason, out.reason
+        return f"{took:.0f} s: {out.reason[:200]}; logs {[p.name for p in out.logs]}"
+
+    def dependent() -> str:
+        # a new dependency tagged now: the build tag's current repo predates it
+        admin.tagBuildBypass("bclinux7-virt", admin.createEmptyBuild("libvirt", "6.2.0",
+                                                                      "2.el7", None))
+        tagged = time.time()
+        out, took, events = real_build("dep", job={
+            "scratch": True, "wait_for": ("libvirt-6.2.0-2.el7",)})
         assert any("request-repo" in c for c in out.commands), out.commands
         task = user.getTaskInfo(out.task_ids[0], request=True)
-        assert task["request"][2].get("wait_builds") == ["libvirt-6.2.0-1.el7"]
+        assert task["request"][2].get("wait_builds") == ["libvirt-6.2.0-2.el7"]
         said = next(e for e in events if "requested a repo" in e or "already has" in e)
-        return f"{said}; build task {task['id']} submitted with wait_builds"
+        assert "requested a repo" in said, said
+        waiters = [t for t in user.getTaskChildren(out.task_ids[0])
+                   if t["method"] in ("waitrepo", "rebuildSRPM")]
+        states = {t["method"]: koji.TASK_STATES[t["state"]] for t in waiters}
+        assert states.get("rebuildSRPM"), f"the build never got past its repo wait: {states}"
+        waitrepo = next(t for t in user.getTaskChildren(out.task_ids[0])
+                        if t["method"] == "waitrepo")
+        repo_s = (waitrepo["completion_ts"] or 0) - tagged
+        return (f"{said}; the build task's waitrepo {koji.TASK_STATES[waitrepo['state']]} "
+                f"{repo_s:.1f} s after the tag, then rebuildSRPM ({states}); whole run "
+                f"{took:.0f} s")
 
-    checks.check("scratch build submitted, FREE deadline", lambda: free_deadline(True))
-    checks.check("real build submitted, FREE deadline", lambda: free_deadline(False))
+    checks.check("FREE task deadline (channel without hosts)", free_deadline)
     checks.check("Ctrl-C lists the task", lambda: interrupt(False))
     checks.check("Ctrl-C with --cancel-on-interrupt cancels", lambda: interrupt(True))
+    checks.check("real build from SRPM: policy refusal", policy)
+    checks.check("scratch build: SRPM-stage failure with logs", srpm_stage)
     checks.check("dependency wait through a real repo request", dependent)

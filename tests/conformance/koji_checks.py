@@ -243,7 +243,9 @@ def _backend(checks: Any, hub: Any, work: Path, user: Any, admin: Any) -> None:
         out, took, _ = real_build("srpm", job={"scratch": True})
         assert not out.ok, out.reason
         assert "rebuildSRPM task" in out.reason, out.reason
-        return f"{took:.0f} s: {out.reason[:200]}; logs {[p.name for p in out.logs]}"
+        assert out.log_tail, "no log tail from the failed rebuildSRPM"
+        return (f"{took:.0f} s: {out.reason[:200]}; logs {[p.name for p in out.logs]}; "
+                f"tail ends {out.log_tail.splitlines()[-1][:120]!r}")
 
     def dependent() -> str:
         # a new dependency tagged now: the build tag's current repo predates it

@@ -325,8 +325,10 @@ class KojiRun:
     def failure_tail(self, task: TaskView) -> str:
         parts = []
         folder = log_folder(task)
-        for name in ("build.log", "root.log"):
+        for name in ("build.log", "root.log", "mock_output.log"):
             path = self.dir / "logs" / folder / name
+            if name == "mock_output.log" and parts:
+                break   # mock's own output only when mock left no build/root log
             if path.is_file() and path.stat().st_size:
                 text = path.read_text(encoding="utf-8", errors="replace")
                 parts.append(f"==> {folder}/{name} <==\n{tail(text)}")

@@ -323,7 +323,7 @@ class KojiRun:
         return "no fault recorded"
 
     def failure_tail(self, task: TaskView) -> str:
-        parts = []
+        parts: list[str] = []
         folder = log_folder(task)
         for name in ("build.log", "root.log", "mock_output.log"):
             path = self.dir / "logs" / folder / name

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 #: in the order they run by default
-BENCHMARKS = ("render_validate", "build_noop", "local_overhead", "koji_watch",
+BENCHMARKS = ("render_validate", "build_noop", "local_overhead", "koji_watch", "koji_wait",
               "upgrade_preflight", "upgrade_installroot", "upgrade_preflight2000",
               "migration_gate", "mr_gate", "matrix_load")
 

@@ -71,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"virt-pipeline: {tree / 'matrix.yaml'}: no matrix here (use -C TREE)",
               file=sys.stderr)
         return 2
+    _sigterm_as_interrupt()
     started = time.time()
     error = None
     try:
@@ -112,6 +113,18 @@ def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code:
         # a run that already failed said what is wrong in its one line; say it only once
         log = logging.getLogger(__name__)
         (log.debug if error else log.warning)("run record not written: %s", exc)
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM ends a run like the first Ctrl-C (koji tasks listed or cancelled, exit 130)."""
+    import signal
+    import threading
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise)
 
 
 if __name__ == "__main__":  # pragma: no cover

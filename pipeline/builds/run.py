@@ -18,7 +18,7 @@ from pipeline.builds.builders.base import Builder, BuildJob, BuildOutcome, Progr
 from pipeline.builds.planner import Step
 from pipeline.builds.results import ResultStore
 from pipeline.core import cmd
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import Interrupted, PipelineError
 from pipeline.matrix.model import Matrix
 from pipeline.specs import rpmspec, srpm
 
@@ -65,29 +65,50 @@ class Runner:
     def run(self, steps: list[Step]) -> RunReport:
         report = RunReport()
         futures: dict[str, Future[dict[str, Any]]] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
-            for step in steps:
-                report.planned.append(entry(step, action=step.action, reason=step.reason))
-                if step.missing_arches and step.action != "unbuildable":
-                    report.unbuildable.append(entry(
-                        step, arches=list(step.missing_arches),
-                        reason=f"{self.builder.name} backend cannot build "
-                               f"{'/'.join(step.missing_arches)} here"))
-                if step.action == "skip":
-                    report.skipped.append(self._skipped(step))
-                elif step.action == "unbuildable":
-                    report.unbuildable.append(entry(step, reason=step.reason))
-                else:
-                    deps = [futures[d] for d in step.unit.depends if d in futures]
-                    futures[step.unit.key] = pool.submit(self._guarded, step, deps)
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
+        try:
+            self._submit_all(pool, steps, report, futures)
             for _key, future in futures.items():
                 result = future.result()
                 (report.built if result.get("status") == "ok" else report.failed).append(result)
+        except KeyboardInterrupt:
+            raise self._interrupted(pool) from None
+        finally:
+            pool.shutdown(wait=False)
+        pool.shutdown()
         # every group of this run: rebuilt when missing or stale, not only after a build
         for group in sorted({s.unit.key.split("/")[0] for s in steps if s.action != "unbuildable"}):
             if (self.store.root / group).is_dir():
                 self.store.ensure_repo(group)
         return report
+
+    def _submit_all(self, pool: ThreadPoolExecutor, steps: list[Step], report: RunReport,
+                    futures: dict[str, Future[dict[str, Any]]]) -> None:
+        for step in steps:
+            report.planned.append(entry(step, action=step.action, reason=step.reason))
+            if step.missing_arches and step.action != "unbuildable":
+                report.unbuildable.append(entry(
+                    step, arches=list(step.missing_arches),
+                    reason=f"{self.builder.name} backend cannot build "
+                           f"{'/'.join(step.missing_arches)} here"))
+            if step.action == "skip":
+                report.skipped.append(self._skipped(step))
+            elif step.action == "unbuildable":
+                report.unbuildable.append(entry(step, reason=step.reason))
+            else:
+                deps = [futures[d] for d in step.unit.depends if d in futures]
+                futures[step.unit.key] = pool.submit(self._guarded, step, deps)
+
+    def _interrupted(self, pool: ThreadPoolExecutor) -> Interrupted:
+        """First Ctrl-C/SIGTERM: tell the backend (koji stops watching, lists or cancels its
+        tasks), drop the builds not started, and do not wait for the running ones here."""
+        stop = getattr(self.builder, "interrupt", None)
+        lines = list(stop()) if callable(stop) else []
+        pool.shutdown(wait=False, cancel_futures=True)
+        text = "interrupted"
+        if lines:
+            text += "; koji tasks:\n" + "\n".join(lines)
+        return Interrupted(text)
 
     def _skipped(self, step: Step) -> dict[str, Any]:
         manifest = self.store.manifest(step.unit.key, step.fingerprint) or {}

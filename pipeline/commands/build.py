@@ -41,6 +41,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--koji-profile", help="koji: profile (default: the matrix's)")
     p.add_argument("--no-wait", action="store_true",
                    help="exit 2 at once when another run holds the tree's lock")
+    p.add_argument("--koji-free-deadline", type=float, metavar="MIN",
+                   help="koji: fail a build whose task no builder picks up for MIN minutes "
+                        "(default 30)")
+    p.add_argument("--koji-deadline", type=float, metavar="MIN",
+                   help="koji: stop watching a build after MIN minutes (default: none)")
+    p.add_argument("--cancel-on-interrupt", action="store_true",
+                   help="koji: cancel the running tasks on Ctrl-C/SIGTERM (default: list them)")
+    p.add_argument("--mock-template-repos", action="store_true",
+                   help="mock: keep the mock-core-configs template's own repositories next to "
+                        "the matrix's (default: only the vendor repositories of the matrix)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -66,7 +76,9 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         raise InputError("--arch-override is for scratch builds only (koji refuses it otherwise)")
     builder = make_builder(args.backend, BackendOptions(
         skip_deps=args.skip_deps, forcearch=args.forcearch, koji_config=args.koji_config,
-        koji_profile=args.koji_profile, workdir=ctx.cache_dir, matrix=matrix))
+        koji_profile=args.koji_profile, koji_free_deadline=args.koji_free_deadline,
+        koji_deadline=args.koji_deadline, cancel_on_interrupt=args.cancel_on_interrupt,
+        mock_template_repos=args.mock_template_repos, workdir=ctx.cache_dir, matrix=matrix))
     builder.check_available()
     store = ResultStore(ctx.cache_dir / "results")
     steps, texts = buildplan.make_plan(matrix, cells, packages, builder, store, force=args.force)

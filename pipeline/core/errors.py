@@ -89,3 +89,9 @@ def shell_line(argv: Sequence[str]) -> str:
     import shlex
 
     return " ".join(shlex.quote(a) for a in argv)
+
+
+class Interrupted(PipelineError):
+    """The run was interrupted (Ctrl-C or SIGTERM): exit 130, like a shell."""
+
+    exit_code = 130

@@ -183,9 +183,11 @@ def test_upload_uses_cli_build_dir_and_raw_upload(env: Env, srpms: dict[str, Pat
 # --- dependent builds -------------------------------------------------------------------------
 
 
-def test_dependent_build_waits_for_the_build_tag_repo(tmp_path: Path,
-                                                       srpms: dict[str, Path]) -> None:
-    for env in make_env(tmp_path, HubConfig(repo_lag=150)):
+def test_dependent_build_requests_a_repo_instead_of_waiting_the_lag(
+        tmp_path: Path, srpms: dict[str, Path]) -> None:
+    """Hub 1.35+ with the real lag (repo.auto regenerates only after hours): the backend
+    requests a repo and submits at once; the build task's own waitrepo gets that repo."""
+    for env in make_env(tmp_path, HubConfig(repo_lag=100_000, request_ticks=3)):
         first = env.build(job_for(srpms["libvirt"]))
         assert first.ok, first.reason
         nvr = "libvirt-6.2.0-1.el7"
@@ -193,21 +195,33 @@ def test_dependent_build_waits_for_the_build_tag_repo(tmp_path: Path,
         second = env.build(job)
         assert second.ok, second.reason
         calls = env.hub.sim.build_calls
-        assert [c["target"] for c in calls] == ["bclinux7-virt", "bclinux7-virt"]
-        assert nvr not in calls[0]["repo_nvrs"]
-        assert nvr in calls[1]["repo_nvrs"]            # in the build tag repo before build()
         assert calls[1]["opts"]["wait_builds"] == [nvr]
         methods = env.hub.methods_called()
         build2 = len(methods) - 1 - methods[::-1].index("build")
-        assert "repo.get" in methods[:build2]
-        checked = [c for c in env.hub.calls[:build2] if c.method == "listTagged"
-                   and c.kwargs.get("event") is not None]
-        assert checked and checked[-1].kwargs["inherit"] is True
-        assert any("predates" in s or "not tagged" in s for _, s in env.events)
-        assert any(c.startswith("koji -p standin wait-repo bclinux7-virt-build --build")
+        assert "repo.request" in methods[:build2]
+        assert "repo.get" not in methods                   # no polling for the lagging repo
+        (req,) = env.hub.sim.requests
+        assert req.active is False and req.repo_id is not None
+        waiters = [t for t in env.hub.sim.tasks.values() if t.method == "waitrepo"]
+        assert waiters and waiters[-1].result["id"] == req.repo_id
+        assert env.hub.sim.in_repo(env.hub.sim.repos[-1], nvr)
+        assert any("the build task waits for it" in s for _, s in env.events)
+        assert any(c.startswith("koji -p standin request-repo --min-event=")
                    for c in second.commands)
         assert sorted(rpm_query(p) for p in second.rpms) == [
             "python3-libvirt aarch64", "python3-libvirt x86_64"]
+
+
+def test_no_blocking_wait_before_submitting(tmp_path: Path, srpms: dict[str, Path]) -> None:
+    """The backend sends build() a few requests after repo.request, not after the repo."""
+    for env in make_env(tmp_path, HubConfig(repo_lag=100_000, request_ticks=40)):
+        assert env.build(job_for(srpms["libvirt"])).ok
+        job = job_for(srpms["libvirt-python"], package="libvirt-python",
+                      wait_for=("libvirt-6.2.0-1.el7",))
+        out = env.build(job)
+        assert out.ok, out.reason
+        ticks = {c.method: c.tick for c in env.hub.calls if not c.inner}
+        assert ticks["build"] - ticks["repo.request"] < 40   # submitted before the repo came
 
 
 def test_missing_wait_is_caught_by_the_stand_in(tmp_path: Path, srpms: dict[str, Path]) -> None:
@@ -233,9 +247,11 @@ def test_old_hub_uses_getrepo_and_latest_builds(tmp_path: Path, srpms: dict[str,
         assert "getRepo" in methods and "getLatestBuilds" in methods
 
 
-def test_wait_times_out_without_repo_regeneration(tmp_path: Path,
-                                                  srpms: dict[str, Path]) -> None:
-    for env in make_env(tmp_path, repo_auto=False):
+def test_old_hub_wait_times_out_with_the_right_advice(tmp_path: Path,
+                                                      srpms: dict[str, Path]) -> None:
+    """A < 1.35 hub has no repo requests: the backend polls, and on timeout says who can
+    regenerate (not "ask an admin": on 1.35+ any logged-in user may request)."""
+    for env in make_env(tmp_path, HubConfig(version="1.34.1"), repo_auto=False):
         assert env.build(job_for(srpms["libvirt"])).ok
         builder = env.builder(wait_timeout=60.0, clock=itertools.count(0.0, 10.0).__next__)
         job = job_for(srpms["libvirt-python"], package="libvirt-python",
@@ -243,7 +259,10 @@ def test_wait_times_out_without_repo_regeneration(tmp_path: Path,
         out = env.build(job, builder)
         assert not out.ok
         assert "timed out after" in out.reason and "bclinux7-virt-build" in out.reason
-        assert "predates" in out.reason and "repo.auto" in out.reason
+        assert "predates" in out.reason
+        assert "koji request-repo bclinux7-virt-build" in out.reason
+        assert "koji regen-repo bclinux7-virt-build" in out.reason
+        assert "ask an admin" not in out.reason
         assert "build" not in env.hub.methods_called()[-20:]
 
 
@@ -412,3 +431,97 @@ def test_downloads_over_http_when_the_profile_has_a_topurl(env: Env,
     assert f"work/tasks/{tid % 10000}/{tid}/libvirt-6.2.0-1.el7.x86_64.rpm" in gets
     assert sorted(rpm_query(p) for p in out.rpms) == [
         "libvirt aarch64", "libvirt x86_64", "libvirt-devel aarch64", "libvirt-devel x86_64"]
+
+
+# --- issue 12: deadlines, interrupts, failures at any depth, policy ---------------------------
+
+
+class StepClock:
+    """A clock that moves 60 s at every sleep of the builder (tests never really sleep)."""
+
+    def __init__(self, env: Env) -> None:
+        self.now = 0.0
+        self.env = env
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.env.sleeps.append(seconds)
+        self.now += 60.0
+
+
+def test_free_task_deadline_names_channel_and_arch(tmp_path: Path,
+                                                   srpms: dict[str, Path]) -> None:
+    for env in make_env(tmp_path, HubConfig(dead_channels=("hygon",))):
+        clock = StepClock(env)
+        builder = env.builder(clock=clock, free_deadline=600.0)
+        builder.sleep = clock.sleep
+        job = job_for(srpms["libvirt"], target="bclinux7-virt-hygon", arches=("x86_64",))
+        job = dataclasses.replace(job, koji_channel="hygon", flavor="hygon")
+        out = env.build(job, builder)
+        assert not out.ok
+        assert "no builder has picked up koji task" in out.reason
+        assert "after 10 minutes" in out.reason
+        assert "(build, arch noarch)" in out.reason
+        assert "channel 'hygon' (0 enabled host(s) in it)" in out.reason
+        assert "http://127.0.0.1/koji/taskinfo?taskID=" in out.reason
+        (task,) = env.hub.sim.tasks.values()
+        assert koji.TASK_STATES[task.state] == "FREE"
+
+
+def test_build_deadline_stops_the_watch(tmp_path: Path, srpms: dict[str, Path]) -> None:
+    for env in make_env(tmp_path, HubConfig(slow_arches={"aarch64": 500})):
+        clock = StepClock(env)
+        builder = env.builder(clock=clock, build_deadline=1200.0)
+        builder.sleep = clock.sleep
+        out = env.build(job_for(srpms["libvirt"]), builder)
+        assert not out.ok
+        assert "still running after 20 minutes (the build deadline)" in out.reason
+
+
+def test_interrupt_stops_watching_and_lists_or_cancels_tasks(env: Env,
+                                                             srpms: dict[str, Path]) -> None:
+    for cancel in (False, True):
+        builder = env.builder(cancel_on_interrupt=cancel)
+        lines: list[str] = []
+
+        def sleep(seconds: float, b: KojiBuilder = builder, got: list[str] = lines) -> None:
+            if b.last_watcher is not None and b.last_watcher.polls == 3 and not got:
+                got.extend(b.interrupt())                 # what the runner does on Ctrl-C
+
+        builder.sleep = sleep
+        out = env.build(job_for(srpms["libvirt"], scratch=True), builder)
+        assert not out.ok and out.reason == "interrupted (Ctrl-C or SIGTERM)"
+        (line,) = lines
+        tid = out.task_ids[0]
+        assert f"koji task {tid} http://127.0.0.1/koji/taskinfo?taskID={tid}" in line
+        state = koji.TASK_STATES[env.hub.sim.tasks[tid].state]
+        if cancel:
+            assert line.endswith("cancelled") and state == "CANCELED"
+        else:
+            assert f"still running (cancel: koji cancel {tid})" in line
+            assert state not in ("CANCELED", "FAILED")
+
+
+def test_srpm_stage_failure_brings_its_logs(tmp_path: Path, srpms: dict[str, Path]) -> None:
+    cfg = HubConfig(fail_srpm="No matching package to install: 'bash'")
+    for env in make_env(tmp_path, cfg):
+        out = env.build(job_for(srpms["libvirt"]))
+        assert not out.ok
+        assert "rebuildSRPM task" in out.reason and "could not init mock buildroot" in out.reason
+        assert out.failed_arch is None
+        assert "No matching package to install: 'bash'" in out.log_tail
+        assert any(p.name == "root.log" and p.parent.name.startswith("rebuildSRPM-")
+                   for p in out.logs)
+
+
+def test_build_from_srpm_policy_refusal_says_what_to_do(tmp_path: Path,
+                                                        srpms: dict[str, Path]) -> None:
+    for env in make_env(tmp_path, HubConfig(srpm_policy_admins_only=True)):
+        out = env.build(job_for(srpms["libvirt"]))
+        assert not out.ok
+        assert "policy violation (build_from_srpm)" in out.reason
+        assert "build from SCM" in out.reason and "--scratch" in out.reason
+        scratch = env.build(job_for(srpms["libvirt"], scratch=True))
+        assert scratch.ok, scratch.reason                 # the policy is for real builds only

@@ -298,9 +298,9 @@ def test_fake_mock_cli_errors_leave_no_logs(matrix: Matrix, tmp_path: Path,
     res = tmp_path / "res"
     base = ["mock", "--configdir", str(CORE / "44.2"), "--resultdir", str(res)]
     cases = [
-        ([*base, "-r", str(cfg), "--rebuild", str(srpm), "--bogus"], 5),
         ([*base, "-r", str(cfg), "--rebuild", str(srpm), "--isolation", "weird"], 5),
         ([*base, "-r", str(cfg.with_suffix("")), "--rebuild", str(srpm)], 3),
+        ([*base, "-r", str(cfg), "--rebuild", str(srpm), "--uniqueext"], 2),  # argparse
         ([*base, "-r", str(cfg), "--rebuild", str(tmp_path / "missing.src.rpm")], 1),
     ]
     for argv, code in cases:
@@ -310,3 +310,49 @@ def test_fake_mock_cli_errors_leave_no_logs(matrix: Matrix, tmp_path: Path,
             assert not res.exists()
     assert "Cannot find/open srpm" in done.stderr
     assert (res / "build.log").read_text().startswith("Mock Version:")
+    # mock's parse_known_args: an unknown option is one more "SRPM", which cannot be opened
+    done = subprocess.run([*base, "-r", str(cfg), "--rebuild", str(srpm), "--bogus"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "Cannot find/open srpm: --bogus" in done.stderr
+
+
+# --- issue 12: emulated el7, qemu on non-Red Hat hosts ---------------------------------------
+
+
+def test_el7_foreign_arch_is_refused_before_running(matrix: Matrix, tmp_path: Path,
+                                                    fake_mock: Path) -> None:
+    other = "aarch64" if HOST == "x86_64" else "x86_64"
+    srpm = make_srpm(tmp_path)
+    (tmp_path / "qemu" / f"qemu-{other}-static").write_text("")
+    job = job_for(matrix, srpm, "bclinux7", arches=(HOST, other))
+    emulating = builder(matrix, tmp_path, "40.5", allow_emulation=True)
+    assert emulating.buildable_arches(job) == (HOST,)
+    outcome, _ = run_build(emulating, job, tmp_path / "r0")
+    assert not outcome.ok and outcome.failed_arch == other
+    assert "yum (el7) has no such option" in outcome.reason
+    assert "native" in outcome.reason and "koji" in outcome.reason
+    assert not (tmp_path / "r0").exists()                  # nothing ran
+    # what would have happened: the fake mock, like mock, hands --forcearch to yum
+    cfg = emulating.write_config(matrix.cell(f"bclinux7-{other}"))
+    res = tmp_path / "res"
+    done = subprocess.run(["mock", "--configdir", str(CORE / "40.5"), "-r", str(cfg),
+                           "--rebuild", str(srpm), "--resultdir", str(res),
+                           "--forcearch", other], capture_output=True, text=True, check=False)
+    assert done.returncode == 30
+    assert "no such option: --forcearch" in (res / "root.log").read_text()
+
+
+def test_missing_qemu_is_exit_6_only_on_red_hat_hosts(matrix: Matrix, tmp_path: Path,
+                                                      fake_mock: Path) -> None:
+    other = "aarch64" if HOST == "x86_64" else "x86_64"
+    srpm = make_srpm(tmp_path)
+    cfg = builder(matrix, tmp_path).write_config(matrix.cell(f"bclinux-euler-{other}"))
+    argv = ["mock", "--configdir", str(CORE / "44.2"), "-r", str(cfg), "--rebuild", str(srpm),
+            "--resultdir", str(tmp_path / "res"), "--forcearch", other]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 6 and "qemu-user-static" in done.stderr
+    settings = json.loads(fake_mock.read_text())
+    fake_mock.write_text(json.dumps({**settings, "rh_family": False}))
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "will likely fail with missing" in done.stderr

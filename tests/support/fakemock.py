@@ -10,12 +10,19 @@ It avoids the traps of shared notes koji-mock.md 7.4:
 3. the SRPM is really rebuilt (``rpmbuild -rs`` then ``-rb``) with the config's macros, so
    output names carry the config's ``%dist`` and real arches (noarch subpackages);
 4. ``target_arch``/``legal_host_arches``/``--forcearch`` are honoured: emulation needs
-   ``qemu-<arch>-static`` (exit 6 otherwise);
+   ``qemu-<arch>-static`` (exit 6 on Red Hat family hosts; elsewhere mock only warns and goes
+   on, mock.py ``check_arch_combination``); mock hands ``--forcearch`` to the package manager,
+   which yum (el7) does not have: chroot setup fails, exit 30;
 5. ``--uniqueext`` renames the root and a ``buildroot.lock`` is held during the build (exit 60).
 
 Not modelled (trap 6): stdin prompts, network and podman. Settings come from a JSON file next
 to the installed wrapper: ``configdir``, ``basedir``, ``available`` (capabilities the chroot's
-repositories provide, ``"name"`` or ``"name = version"``), ``qemu_dir``, ``host_arch``.
+repositories provide, ``"name"`` or ``"name = version"``), ``qemu_dir``, ``host_arch``,
+``rh_family`` (default true).
+
+Command line as mock's ``parse_known_args``: an unknown option is not an error but one more
+SRPM argument (which then cannot be opened: exit 1); an argparse error (an option missing its
+value) exits 2.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ class Settings:
     available: list[str]
     qemu_dir: Path
     host_arch: str
+    rh_family: bool = True
 
     @classmethod
     def read(cls, path: Path | None) -> Settings:
@@ -62,12 +70,13 @@ class Settings:
                    basedir=Path(data.get("basedir", "/var/lib/mock")),
                    available=list(data.get("available", [])),
                    qemu_dir=Path(data.get("qemu_dir", "/usr/bin")),
-                   host_arch=str(data.get("host_arch", platform.machine())))
+                   host_arch=str(data.get("host_arch", platform.machine())),
+                   rh_family=bool(data.get("rh_family", True)))
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # mock: BadCmdline, exit 5
-        raise MockExit(5, f"bad command line: {message}")
+    def error(self, message: str) -> Any:  # argparse's own error: usage, exit 2
+        raise MockExit(2, f"mock: error: {message}")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -81,10 +90,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-cleanup-after", dest="cleanup", action="store_false", default=None)
     parser.add_argument("--isolation")
     parser.add_argument("-v", "--verbose", action="store_true")
-    options, rest = parser.parse_known_args(argv)
-    unknown = [a for a in rest if a.startswith("-")]
-    if unknown:
-        raise MockExit(5, f"unknown options: {' '.join(unknown)}")
+    options, rest = parser.parse_known_args(argv)   # unknown options stay in ``rest``
     if options.isolation not in (None, "simple", "nspawn", "auto"):
         raise MockExit(5, f"bad --isolation value {options.isolation!r}")
     options.srpms = rest
@@ -148,6 +154,8 @@ def _run(argv: list[str], settings: Settings) -> int:
     with _locked(chroot / "buildroot.lock"):
         logs = Logs(resultdir)
         try:
+            for srpm in options.srpms:      # an unknown option lands here as an "SRPM"
+                _check_srpm(Path(srpm))
             return _rebuild(Path(options.srpms[0]), config, chroot, resultdir, logs, settings)
         finally:
             logs.close()
@@ -163,8 +171,13 @@ def _check_arch(config: dict[str, Any], forcearch: str | None, settings: Setting
     if forcearch:
         qemu = settings.qemu_dir / f"qemu-{forcearch}-static"
         if not qemu.exists():
-            raise MockExit(6, f"Cannot find {qemu}; install qemu-user-static")
+            if settings.rh_family:
+                raise MockExit(6, f"The --forcearch={forcearch} feature requires the {qemu} "
+                                  "file to be installed (typically qemu-user-static* package)")
+            logging.warning("Mock with --forcearch=%s will likely fail with missing %s",
+                            forcearch, qemu)
         config["macros"]["%_platform_multiplier"] = "10"
+        config["__forcearch"] = forcearch
 
 
 def _resultdir(option: str | None, basedir: Path, config: dict[str, Any]) -> Path:
@@ -193,6 +206,11 @@ def _rebuild(srpm: Path, config: dict[str, Any], chroot: Path, resultdir: Path, 
     topdir = root / "builddir" / "build"
     topdir.mkdir(parents=True, exist_ok=True)
     logs.write("state", "Start: chroot init")
+    if config.get("__forcearch") and config.get("package_manager") == "yum":
+        logs.write("root", f"Executing command: ['/usr/bin/yum', '--forcearch', "
+                           f"'{config['__forcearch']}', 'install', ...]\n"
+                           "Command line error: no such option: --forcearch")
+        raise MockExit(30, "Command failed: /usr/bin/yum --forcearch ... install")
     db = _init_buildroot_db(root, settings.available, logs)
     logs.write("root", f"Installing chroot setup: {config['chroot_setup_cmd']}")
     logs.write("state", "Finish: chroot init")

@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from .kojihub import KojiHub
 
 #: Methods that exist only from a hub version on.
-SINCE = {"getKojiVersion": (1, 23), "repo.get": (1, 35), "tagLastChangeEvent": (1, 0)}
+SINCE = {"getKojiVersion": (1, 23), "repo.get": (1, 35), "repo.request": (1, 35),
+         "repo.checkRequest": (1, 35), "tagLastChangeEvent": (1, 0)}
+
+#: Calls that change hub data: only these commit the session's callnum (kojihub/auth.py
+#: stores it after a commit), so a repeated callnum is refused for them and answered for the
+#: read-only rest (RetryError otherwise).
+WRITES = frozenset({"build", "cancelTask", "repo.request", "uploadFile", "rawUpload",
+                    "login", "logout"})
 
 
 class HubAPI:
@@ -66,7 +73,43 @@ class HubAPI:
 
     def getLoggedInUser(self) -> dict[str, Any] | None:
         sess = self.hub.current
-        return {"id": 1, "name": sess.user, "status": 0, "usertype": 0} if sess else None
+        if sess is None:
+            return None
+        return {"id": self.sim.user_id(sess.user), "name": sess.user, "status": 0,
+                "usertype": 0}
+
+    def getChannel(self, channelInfo: Any, strict: bool = False) -> dict[str, Any] | None:
+        for name, cid in CHANNEL_IDS.items():
+            if channelInfo in (name, cid):
+                return {"id": cid, "name": name, "description": None, "enabled": True,
+                        "comment": None}
+        if strict:
+            raise koji.GenericError(f"No such channel: {channelInfo}")
+        return None
+
+    def listHosts(self, arches: Any = None, channelID: Any = None, ready: Any = None,
+                  enabled: Any = None, userID: Any = None,
+                  queryOpts: Any = None) -> list[dict[str, Any]]:
+        """Hosts by channel and arch; a channel in ``dead_channels`` has none enabled."""
+        dead = {CHANNEL_IDS[c] for c in self.sim.cfg.dead_channels}
+        out = []
+        for hid, name in sorted(self.sim.hosts.items()):
+            info = self.getHost(hid)
+            assert info is not None
+            channels = {CHANNEL_IDS["hygon"]} if "hygon" in name else {
+                CHANNEL_IDS["default"], CHANNEL_IDS["createrepo"]}
+            host_arches = {"hygon": ["x86_64"], "aarch64": ["aarch64"]}.get(
+                next((k for k in ("hygon", "aarch64") if k in name), ""), ["x86_64"])
+            info["enabled"] = not channels & dead
+            info["arches"] = " ".join(host_arches)
+            if channelID is not None and channelID not in channels:
+                continue
+            if arches and not set(arches) & set(host_arches):
+                continue
+            if enabled is not None and info["enabled"] != bool(enabled):
+                continue
+            out.append(info)
+        return out
 
     def getHost(self, hostInfo: Any, strict: bool = False,
                 event: Any = None) -> dict[str, Any] | None:
@@ -122,11 +165,19 @@ class HubAPI:
         return info
 
     def _build(self, b: Build) -> dict[str, Any]:
-        return {"id": b.id, "build_id": b.id, "name": b.name, "package_name": b.name,
-                "version": b.version, "release": b.release, "epoch": b.epoch, "nvr": b.nvr,
-                "state": b.state, "task_id": b.task_id, "owner_name": b.owner,
-                "volume_name": "DEFAULT", "draft": False, "extra": None,
-                "creation_time": iso(b.create_ts), "creation_ts": b.create_ts}
+        """getBuild's fields (kojihub.get_build), completion/start times included."""
+        done = b.create_ts if b.state != BS["BUILDING"] else None
+        return {"id": b.id, "build_id": b.id, "name": b.name, "package_id": b.id,
+                "package_name": b.name, "version": b.version, "release": b.release,
+                "epoch": b.epoch, "nvr": b.nvr, "state": b.state, "task_id": b.task_id,
+                "owner_id": self.sim.user_id(b.owner), "owner_name": b.owner,
+                "volume_id": 0, "volume_name": "DEFAULT", "draft": False, "extra": None,
+                "source": None, "cg_id": None, "cg_name": None,
+                "creation_event_id": b.id + 1000, "creation_time": iso(b.create_ts),
+                "creation_ts": b.create_ts, "start_time": iso(b.create_ts),
+                "start_ts": b.create_ts, "completion_time": iso(done), "completion_ts": done,
+                "promoter_id": None, "promoter_name": None, "promotion_time": None,
+                "promotion_ts": None}
 
     def getBuild(self, buildInfo: Any, strict: bool = False) -> dict[str, Any] | None:
         for b in self.sim.builds.values():
@@ -157,17 +208,20 @@ class HubAPI:
                         type: Any = None, draft: Any = None) -> list[dict[str, Any]]:
         return self.listTagged(tag, event=event, inherit=True, latest=True, package=package)
 
-    def tagLastChangeEvent(self, tag: Any, event: Any = None,
-                           inherit: bool = False) -> int:
-        return self.sim.last_change(self.sim.tag(tag).id)
+    def tagLastChangeEvent(self, tag: Any, before: Any = None,
+                           inherit: bool = True) -> int:
+        tid = self.sim.tag(tag).id
+        return self.sim.last_change(tid, before=before, inherit=inherit)
 
     def _repo(self, r: Repo | None) -> dict[str, Any] | None:
         if r is None:
             return None
         return {"id": r.id, "tag_id": r.tag_id, "tag_name": self.sim.tags[r.tag_id].name,
                 "create_event": r.create_event, "create_ts": r.create_ts,
-                "creation_time": iso(r.create_ts), "begin_event": r.create_event,
-                "end_event": None, "state": r.state, "dist": False, "opts": {
+                "creation_time": iso(r.create_ts), "creation_ts": r.create_ts,
+                "state_time": iso(r.create_ts), "state_ts": r.create_ts,
+                "begin_event": r.create_event, "begin_ts": r.create_ts,
+                "end_event": None, "end_ts": None, "state": r.state, "dist": False, "opts": {
                     "src": False, "debuginfo": False, "separate_src": False},
                 "custom_opts": {}, "task_id": None, "task_state": None}
 
@@ -176,12 +230,47 @@ class HubAPI:
         return self._repo(self.sim.latest_repo(self.sim.tag(tag).id, min_event))
 
     def repo_get(self, tag: Any, min_event: Any = None, at_event: Any = None,
-                 opts: Any = None, include_request: bool = False) -> dict[str, Any] | None:
+                 opts: Any = None) -> dict[str, Any] | None:
         tid = self.sim.tag(tag).id
         if at_event is not None:
             repos = [r for r in self.sim.repos if r.tag_id == tid and r.create_event == at_event]
             return self._repo(repos[-1] if repos else None)
         return self._repo(self.sim.latest_repo(tid, min_event))
+
+    def _request(self, req: Any) -> dict[str, Any] | None:
+        if req is None:
+            return None
+        return {"id": req.id, "tag_id": req.tag_id, "tag_name": self.sim.tags[req.tag_id].name,
+                "at_event": None, "min_event": req.min_event, "create_ts": req.create_ts,
+                "create_time": iso(req.create_ts), "owner": req.owner,
+                "owner_name": [*sorted(self.sim.cfg.users), ""][max(req.owner - 1, 0)],
+                "update_time": iso(req.create_ts),
+                "priority": req.priority, "task_id": req.task_id, "task_state": None,
+                "tries": req.tries, "repo_id": req.repo_id, "opts": {}, "active": req.active,
+                "update_ts": req.create_ts}
+
+    def repo_request(self, tag: Any, min_event: Any = None, at_event: Any = None,
+                     opts: Any = None, priority: Any = None,
+                     force: bool = False) -> dict[str, Any]:
+        """repos.request_repo (any logged-in user); min_event None: the tag's last change
+        (a real hub may pick an older event within RepoLag)."""
+        sess = self.hub.require_login()
+        tid = self.sim.tag(tag).id
+        if at_event is not None:
+            raise koji.GenericError("at_event requests are not modelled by the stand-in")
+        if min_event in (None, "last"):
+            min_event = self.sim.last_change(tid)
+        check = self.sim.request_repo(tid, int(min_event), self.sim.user_id(sess.user),
+                                      force=bool(force))
+        return {"repo": self._repo(check["repo"]), "request": self._request(check["request"]),
+                "duplicate": check["duplicate"]}
+
+    def repo_checkRequest(self, req_id: Any) -> dict[str, Any]:
+        req = next((r for r in self.sim.requests if r.id == int(req_id)), None)
+        if req is None:
+            raise koji.GenericError("No such request")
+        repo = next((r for r in self.sim.repos if r.id == req.repo_id), None)
+        return {"repo": self._repo(repo), "request": self._request(req)}
 
     # --- tasks -------------------------------------------------------------------------------
 
@@ -198,7 +287,8 @@ class HubAPI:
         self.sim.build_calls.append({
             "target": target, "opts": dict(opts or {}), "channel": channel, "tick": self.sim.tick,
             "repo_nvrs": self._repo_nvrs(tinfo.build_tag) if tinfo else []})
-        task = self.sim.spawn("build", "noarch", None, [src, target, opts or {}],
+        owner = self.sim.user_id(self.hub.require_login().user)
+        task = self.sim.spawn("build", "noarch", None, [src, target, opts or {}], owner=owner,
                               channel=channel or "default", priority=20 + (priority or 0))
         return task.id
 

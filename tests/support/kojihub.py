@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import koji
 from koji.xmlrpcplus import dumps
 
-from .kojiapi import HubAPI
+from .kojiapi import WRITES, HubAPI
 from .kojisim import HubConfig
 from .kojitasks import KojiSim
 
@@ -88,6 +88,8 @@ class KojiHub:
         self.http_files: list[tuple[str, str]] = []   # (GET|HEAD, path) under /kojifiles/
         self.sessions: dict[int, Session] = {}
         self.current: Session | None = None
+        self.pending_callnum: int | None = None
+        self.wrote = False
         self.lock = threading.RLock()
         self.api = HubAPI(self)
         self._server: ThreadingHTTPServer | None = None
@@ -147,7 +149,9 @@ class KojiHub:
                 if path.endswith("/ssllogin") != (method == "sslLogin"):
                     raise koji.GenericError(f"method {method} not allowed at {path}")
                 self.current = self.authenticate(headers, str(method))
+                self.wrote = False
                 result = self.dispatch(str(method), params, inner=False)
+                self.commit_callnum()
                 if self.controls.drop_responses.get(str(method), 0) > 0:
                     self.controls.drop_responses[str(method)] -= 1
                     return 0, b""
@@ -173,8 +177,14 @@ class KojiHub:
             if sess.callnum is not None and sess.callnum == num:
                 raise koji.RetryError(f"unable to retry call {num} (method {method}) for "
                                       f"session {sess.id}")
-            sess.callnum = num
+            self.pending_callnum = num
         return sess
+
+    def commit_callnum(self) -> None:
+        """kojihub stores the callnum only with a commit: after calls that wrote data."""
+        if self.current is not None and self.wrote and self.pending_callnum is not None:
+            self.current.callnum = self.pending_callnum
+        self.pending_callnum = None
 
     def dispatch(self, method: str, params: tuple[Any, ...], *, inner: bool) -> Any:
         if self.controls.offline_requests > 0 and not inner:
@@ -190,6 +200,8 @@ class KojiHub:
                 raise koji.GenericError("nested multicall not allowed")
             return self.multicall(*args, **kwargs)
         func = self.api.lookup(method)
+        if method in WRITES:
+            self.wrote = True
         try:
             inspect.signature(func).bind(*args, **kwargs)
         except TypeError as exc:
@@ -230,6 +242,8 @@ class KojiHub:
                 self.calls.append(CallRecord(self.sim.tick, "rawUpload", (), dict(q), False,
                                              self.current.user if self.current else None))
                 result = self.raw_upload(q, body)
+                self.wrote = True
+                self.commit_callnum()
                 return 200, dumps((result,), methodresponse=1, allow_none=1).encode()
             except Exception as exc:
                 return 200, dumps(as_fault(exc), methodresponse=1).encode()

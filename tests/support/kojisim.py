@@ -6,8 +6,11 @@ threads). Tasks are generators stepped once per tick, following koji's task mode
 ``waitrepo`` -> one ``buildArch`` per arch -> ``tagBuild`` (non-scratch); states
 FREE -> ASSIGNED -> OPEN -> CLOSED/FAILED/CANCELED; children exist only once the parent is OPEN;
 the first failing child cancels its siblings and fails the parent with the child's fault.
-Repos of tags with ``extra['repo.auto']`` are regenerated ``repo_lag`` ticks after a change
-of the tag or a tag it inherits from.
+Repos: a hub >= 1.35 regenerates a tag's repo ``request_ticks`` after a repo request
+(``repo.request``, also made by a build's waitrepo task), and a ``repo.auto`` tag's repo on its
+own only ``repo_lag`` ticks after a change (koji's RepoLag/RepoAutoLag, hours on a real hub);
+a new tag has no repo until one is requested. Older hubs (no requests): kojira regenerates
+``repo.auto`` tags ``repo_lag`` ticks after a change, and the tags a waitrepo task waits on.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class HubConfig:
     fail_arches: dict[str, str] = field(default_factory=dict)   # arch -> build.log tail
     users: dict[str, str] = field(default_factory=lambda: {"builder": "secret"})
     channels: tuple[str, ...] = ("default", "createrepo", "hygon")
+    request_ticks: int = 3           # ticks from a repo request to its new repo (kojira+newRepo)
+    dead_channels: tuple[str, ...] = ()   # channels with no enabled host: tasks stay FREE
+    srpm_policy_admins_only: bool = False   # koji's default build_from_srpm policy
+    admins: tuple[str, ...] = ()
+    fail_srpm: str | None = None     # rebuildSRPM fails (mock init) with this root.log tail
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
@@ -52,6 +60,7 @@ class Tag:
     locked: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     parents: list[int] = field(default_factory=list)
+    create_event: int = 0
 
 
 @dataclass
@@ -98,6 +107,23 @@ class Repo:
 
 
 @dataclass
+class RepoRequest:
+    """A ``repo_queue`` row (fields as RepoQueueQuery's)."""
+
+    id: int
+    tag_id: int
+    min_event: int
+    owner: int
+    create_tick: int
+    create_ts: float = field(default_factory=time.time)
+    active: bool = True
+    repo_id: int | None = None
+    task_id: int | None = None
+    tries: int = 0
+    priority: int = 20
+
+
+@dataclass
 class Task:
     id: int
     method: str
@@ -112,6 +138,7 @@ class Task:
     priority: int = 20
     create_ts: float = field(default_factory=time.time)
     start_ts: float | None = None
+    start_tick: int | None = None
     completion_ts: float | None = None
     result: Any = None
     fault: tuple[int, str] | None = None
@@ -163,6 +190,7 @@ class HubSim:
         self.repos: list[Repo] = []
         self.tasks: dict[int, Task] = {}
         self.pending_regen: dict[int, int] = {}
+        self.requests: list[RepoRequest] = []
         self.hosts = {1: "builder-x86_64-01", 2: "builder-aarch64-01", 3: "hygon-builder-01"}
         self.build_calls: list[dict[str, Any]] = []   # repo contents seen at each build()
 
@@ -181,7 +209,7 @@ class HubSim:
         tag = Tag(self.next_id("tag"), name, arches, locked, dict(extra or {}),
                   [self.tag(p).id for p in parents])
         self.tags[tag.id] = tag
-        self.new_event()
+        tag.create_event = self.new_event()
         return tag
 
     def add_target(self, name: str, build_tag: str, dest_tag: str) -> Target:
@@ -249,10 +277,19 @@ class HubSim:
                 out.append((lst, self.builds[lst.build_id]))
         return sorted(out, key=lambda p: -p[0].create_event)
 
-    def last_change(self, tag_id: int) -> int:
-        events = [lst.create_event for lst in self.listings if lst.tag_id in self.lineage(tag_id)]
+    def user_id(self, name: str | None) -> int:
+        users = sorted(self.cfg.users)
+        return users.index(name) + 1 if name in users else 0
+
+    def last_change(self, tag_id: int, before: int | None = None, inherit: bool = True) -> int:
+        """tag_last_change_event: listings (and their revocations) of the tag and, with
+        ``inherit``, its parents; the tag's creation event if nothing was tagged yet."""
+        tags = self.lineage(tag_id) if inherit else [tag_id]
+        events = [lst.create_event for lst in self.listings if lst.tag_id in tags]
         events += [lst.revoke_event for lst in self.listings
-                   if lst.revoke_event and lst.tag_id in self.lineage(tag_id)]
+                   if lst.revoke_event and lst.tag_id in tags]
+        events += [self.tags[t].create_event for t in tags]
+        events = [e for e in events if before is None or e < before]
         return max(events, default=0)
 
     def latest_repo(self, tag_id: int, min_event: int | None = None) -> Repo | None:
@@ -280,7 +317,33 @@ class HubSim:
                     task.gen = None
         self.regen_repos()
 
+    @property
+    def has_requests(self) -> bool:
+        return self.cfg.version_tuple >= (1, 35)
+
+    def request_repo(self, tag_id: int, min_event: int, owner: int = 1,
+                     force: bool = False) -> dict[str, Any]:
+        """repos.request_repo: a ready repo at or after ``min_event`` (unless ``force``), else
+        an active request (joined when one already covers it), else a new one."""
+        repo = None if force else self.latest_repo(tag_id, min_event)
+        if repo is not None:
+            return {"repo": repo, "request": None, "duplicate": False}
+        for req in self.requests:
+            if req.active and req.tag_id == tag_id and req.min_event >= min_event:
+                return {"repo": None, "request": req, "duplicate": True}
+        req = RepoRequest(self.next_id("repo_queue"), tag_id, min_event, owner, self.tick)
+        self.requests.append(req)
+        return {"repo": None, "request": req, "duplicate": False}
+
+    def serve_requests(self) -> None:
+        for req in self.requests:
+            if req.active and self.tick - req.create_tick >= self.cfg.request_ticks:
+                repo = self.latest_repo(req.tag_id, req.min_event) or self.new_repo(req.tag_id)
+                req.repo_id, req.active = repo.id, False
+
     def regen_repos(self) -> None:
+        if self.has_requests:
+            self.serve_requests()
         for tag in self.tags.values():
             current = self.latest_repo(tag.id)
             if current is None or (not tag.extra.get("repo.auto") and tag.id not in \

@@ -44,12 +44,16 @@ class KojiSim(HubSim):
 
     def lifecycle(self, task: Task, body: Work) -> Generator[None, None, None]:
         yield                                   # FREE for one tick
+        dead = {CHANNEL_IDS[c] for c in self.cfg.dead_channels}
+        while task.channel_id in dead:          # no enabled host in the channel: FREE forever
+            yield
         task.state = TS["ASSIGNED"]
         task.host_id = 3 if task.channel_id == CHANNEL_IDS["hygon"] else (
             2 if task.arch == "aarch64" else 1)
         yield
         task.state = TS["OPEN"]
         task.start_ts = time.time()
+        task.start_tick = self.tick
         try:
             task.result = yield from body
         except Exception as exc:
@@ -111,6 +115,10 @@ class KojiSim(HubSim):
         hdr = self.srpm_header(self.work / src)
         build_tag = self.tags[target.build_tag]
         arches = self.arch_list(build_tag.id, opts)
+        if self.cfg.srpm_policy_admins_only and not scratch and \
+                self.owner_name(task) not in self.cfg.admins:   # kojid BuildTask.handler
+            raise koji.ActionNotAllowed("policy violation (build_from_srpm): Only admin can "
+                                        "do this via default policy")
         build = None if scratch else self.init_build(task, hdr)
         try:
             repo_id = yield from self.pick_repo(task, build_tag.id, opts)
@@ -129,6 +137,10 @@ class KojiSim(HubSim):
                 build.state = BS["FAILED"]
             raise
         return None
+
+    def owner_name(self, task: Task) -> str:
+        users = sorted(self.cfg.users)
+        return users[task.owner - 1] if 0 < task.owner <= len(users) else ""
 
     def arch_list(self, tag_id: int, opts: dict[str, Any]) -> list[str]:
         tag_arches = [koji.canonArch(a) for a in (self.tags[tag_id].arches or "").split()]
@@ -191,7 +203,9 @@ class KojiSim(HubSim):
     def do_waitrepo(self, task: Task) -> Work:
         tag_name, _, nvrs, _ = task.request
         tag = self.tag(tag_name)
-        self.pending_regen.setdefault(tag.id, self.tick)   # the task requests a repo
+        if self.has_requests:   # RepoWatcher.waitrepo: builds tagged, then a repo request
+            return (yield from self.wait_by_request(tag.id, tag_name, nvrs, task.owner))
+        self.pending_regen.setdefault(tag.id, self.tick)   # old kojira: waited-on tags
         for _ in range(self.cfg.waitrepo_ticks):
             repo = self.latest_repo(tag.id)
             if repo is not None and all(self.in_repo(repo, n) for n in nvrs):
@@ -200,12 +214,33 @@ class KojiSim(HubSim):
         raise koji.GenericError(f"Unsuccessfully waited {self.cfg.waitrepo_ticks} ticks for "
                                 f"{', '.join(nvrs)} to appear in the {tag_name} repo")
 
+    def wait_by_request(self, tag_id: int, tag_name: str, nvrs: list[str], owner: int) -> Work:
+        for _ in range(self.cfg.waitrepo_ticks):
+            if all(any(b.nvr == n for _, b in self.tagged(tag_id, None, True)) for n in nvrs):
+                break
+            yield
+        check = self.request_repo(tag_id, self.last_change(tag_id), owner)
+        req = check["request"]
+        while check["repo"] is None and req.active:
+            yield
+        repo = check["repo"] or next(r for r in self.repos if r.id == req.repo_id)
+        if not all(self.in_repo(repo, n) for n in nvrs):
+            raise koji.GenericError(f"Unsuccessfully waited for {', '.join(nvrs)} to appear "
+                                    f"in the {tag_name} repo")
+        return {"id": repo.id, "tag_id": tag_id, "create_event": repo.create_event}
+
     def in_repo(self, repo: Repo, nvr: str) -> bool:
         return any(b.nvr == nvr for _, b in self.tagged(repo.tag_id, repo.create_event, True))
 
     def do_rebuildSRPM(self, task: Task) -> Work:
         for _ in range(self.cfg.task_ticks):
             yield
+        if self.cfg.fail_srpm is not None:   # BuildrootError from kojid's BuildRoot.init
+            tdir = self.task_dir(task)
+            _append(tdir / "mock_output.log", "INFO: mock.py version 6.7 starting\n")
+            _append(tdir / "root.log", self.cfg.fail_srpm + "\nERROR: Command failed\n")
+            raise koji.BuildrootError("could not init mock buildroot, mock exited with status "
+                                      "30; see root.log for more information")
         src = self.work / task.request[0]
         out = self.task_dir(task) / src.name
         shutil.copy2(src, out)

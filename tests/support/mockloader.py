@@ -140,7 +140,8 @@ def default_opts(configdir: Path) -> ConfigOpts:
         "yum_install_command": "install yum yum-utils", "yum_common_opts": [],
         "yum_builddep_opts": [], "dnf4_command": "/usr/bin/dnf-3",
         "dnf4_install_command": "install python3-dnf python3-dnf-plugins-core",
-        "dnf4_common_opts": ["--setopt=deltarpm=False", "--allowerasing"],
+        "dnf4_common_opts": ["--setopt=deltarpm=False", "--setopt=allow_vendor_change=yes",
+                             "--allowerasing"],
         "user_agent": "Mock ({{ root }}; {{ target_arch }})",
         "no-config": {},  # filled by mock-core-configs' chroot-aliases.cfg
         "macros": {"%_topdir": "/builddir/build",

@@ -154,12 +154,18 @@ def test_raw_upload_checks_and_check_upload(hub: KojiHub, tmp_path: Path) -> Non
     gc.collect()
 
 
-def test_duplicate_callnum_is_a_retry_error(hub: KojiHub, tmp_path: Path) -> None:
+def test_duplicate_callnum_is_a_retry_error_only_after_a_write(hub: KojiHub,
+                                                               tmp_path: Path) -> None:
+    """kojihub/auth.py stores the callnum with a commit only: a repeated callnum after a
+    read-only call is answered; after a write (here cancelTask) it is RetryError."""
     s = session(hub, tmp_path, login=True)
     s.getAPIVersion()
-    s.callnum -= 1                                        # replay the last call number
+    s.callnum -= 1                                        # replay a read-only call number
+    assert s.getAPIVersion() == koji.API_VERSION
+    tid = _scratch_task(hub, s)
+    s.callnum -= 1                                        # replay the build() call number
     with pytest.raises(koji.RetryError):
-        s.getAPIVersion()
+        s.getTaskInfo(tid)
 
 
 def test_download_task_output_offsets_and_stat_sizes(hub: KojiHub, tmp_path: Path) -> None:
@@ -207,3 +213,89 @@ def test_repo_regenerates_after_lag_and_events_are_honoured(tmp_path: Path) -> N
         assert after["create_event"] > before["create_event"]
         assert [b["nvr"] for b in s.getLatestBuilds(2, event=after["create_event"])] == [
             "libvirt-6.2.0-1.el7"]
+
+
+# --- issue 12: the stand-in as the real 1.35+ hub behaves ------------------------------------
+
+
+def test_real_signatures_of_tag_last_change_event_and_repo_get(hub: KojiHub,
+                                                               tmp_path: Path) -> None:
+    s = session(hub, tmp_path)
+    last = s.tagLastChangeEvent(2)                        # inherit=True by default
+    assert last == s.tagLastChangeEvent(2, inherit=True)
+    assert s.tagLastChangeEvent(2, before=last) < last
+    with pytest.raises(koji.ParameterError, match="unexpected keyword argument 'event'"):
+        s.tagLastChangeEvent(2, event=1)
+    with pytest.raises(koji.ParameterError, match="include_request"):
+        s.repo.get(2, include_request=True)
+
+
+def test_repo_and_build_dicts_carry_the_real_fields(hub: KojiHub, tmp_path: Path) -> None:
+    s = session(hub, tmp_path)
+    repo = s.repo.get(2)
+    assert {"creation_ts", "state_ts", "begin_ts", "end_ts", "task_state", "custom_opts",
+            "dist", "opts"} <= set(repo)
+    with hub.lock:
+        hub.sim.import_build("libvirt-6.2.0-1.el7", "bclinux7-virt", ["libvirt"])
+    build = s.getBuild("libvirt-6.2.0-1.el7")
+    assert {"owner_id", "package_id", "volume_id", "completion_ts", "start_ts",
+            "creation_event_id", "cg_id", "source", "promotion_ts"} <= set(build)
+
+
+def test_new_tag_has_no_repo_until_requested(hub: KojiHub, tmp_path: Path) -> None:
+    with hub.lock:
+        tag = hub.sim.add_tag("new-build", arches="x86_64", extra={"repo.auto": True})
+    s = session(hub, tmp_path, login=True)
+    for _ in range(10):
+        assert s.repo.get(tag.id) is None                 # never made on its own
+    check = s.repo.request(tag.id)
+    assert check["repo"] is None and check["request"]["active"] is True
+    again = s.repo.request(tag.id)
+    assert again["duplicate"] is True and again["request"]["id"] == check["request"]["id"]
+    for _ in range(4):
+        s.getAPIVersion()
+    done = s.repo.checkRequest(check["request"]["id"])
+    assert done["request"]["active"] is False and done["repo"]["tag_id"] == tag.id
+    assert s.repo.get(tag.id)["id"] == done["repo"]["id"]
+
+
+def test_repo_request_needs_login_and_is_missing_on_old_hubs(hub: KojiHub,
+                                                             tmp_path: Path) -> None:
+    with pytest.raises(koji.ActionNotAllowed, match="you must be logged in"):
+        session(hub, tmp_path).repo.request(2)
+    with KojiHub(tmp_path / "old", HubConfig(version="1.34.1")) as old:
+        setup_virt_hub(old)
+        with pytest.raises(koji.GenericError, match=r"Invalid method: repo\.request"):
+            session(old, tmp_path, login=True).repo.request(2)
+
+
+def test_auto_repo_waits_the_lag_but_a_request_does_not(tmp_path: Path) -> None:
+    with KojiHub(tmp_path / "hub", HubConfig(repo_lag=10_000, request_ticks=3)) as h:
+        setup_virt_hub(h)
+        s = session(h, tmp_path, login=True)
+        before = s.repo.get(2)
+        with h.lock:
+            h.sim.import_build("libvirt-6.2.0-1.el7", "bclinux7-virt", ["libvirt-devel"])
+        for _ in range(20):
+            s.getAPIVersion()
+        assert s.repo.get(2)["id"] == before["id"]        # repo.auto: still inside the lag
+        req = s.repo.request(2, min_event=s.tagLastChangeEvent(2))["request"]
+        for _ in range(4):
+            s.getAPIVersion()
+        repo = s.repo.checkRequest(req["id"])["repo"]
+        assert repo["create_event"] >= req["min_event"] > before["create_event"]
+
+
+def test_task_in_a_channel_without_hosts_stays_free(tmp_path: Path) -> None:
+    with KojiHub(tmp_path / "hub", HubConfig(dead_channels=("hygon",))) as h:
+        setup_virt_hub(h)
+        s = session(h, tmp_path, login=True)
+        tid = int(s.build("cli-build/x/none.src.rpm", "bclinux7-virt-hygon",
+                          {"scratch": True}, channel="hygon"))
+        for _ in range(30):
+            s.getAPIVersion()
+        info = s.getTaskInfo(tid)
+        assert koji.TASK_STATES[info["state"]] == "FREE" and info["host_id"] is None
+        assert s.getChannel(info["channel_id"])["name"] == "hygon"
+        assert s.listHosts(channelID=info["channel_id"], arches=["x86_64"], enabled=True) == []
+        assert s.listHosts(channelID=1, arches=["x86_64"], enabled=True) != []

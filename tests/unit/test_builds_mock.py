@@ -42,7 +42,8 @@ def job(os_id: str = "bclinux7", flavor: str | None = None,
 
 
 @pytest.mark.parametrize(("code", "words"), [
-    (1, "build failed"), (3, "config error"), (5, "command line"), (6, "qemu-user-static"),
+    (1, "build failed"), (2, "command line"), (120, "builddep tool is missing"),
+    (3, "config error"), (5, "command line"), (6, "qemu-user-static"),
     (10, "dynamic BuildRequires"), (30, "BuildRequires not satisfiable"), (60, "locked"),
     (143, "signal 15"), (124, "timeout"), (99, "unknown")])
 def test_exit_codes_are_explained(code: int, words: str) -> None:
@@ -85,8 +86,11 @@ def test_command_line(matrix: Matrix, tmp_path: Path) -> None:
 def test_buildable_arches(matrix: Matrix, tmp_path: Path) -> None:
     assert make(matrix, tmp_path).buildable_arches(job()) == ("x86_64",)
     assert make(matrix, tmp_path, host_arch="aarch64").buildable_arches(job()) == ("aarch64",)
-    assert make(matrix, tmp_path, allow_emulation=True).buildable_arches(job()) == (
-        "x86_64", "aarch64")
+    # el7 (yum) cannot be emulated: yum has no --forcearch; openEuler (dnf) can
+    emulating = make(matrix, tmp_path, allow_emulation=True)
+    assert emulating.buildable_arches(job()) == ("x86_64",)
+    assert "yum (el7) has no such option" in str(emulating._arch_problem(job(), "aarch64"))
+    assert emulating.buildable_arches(job("bclinux-euler")) == ("x86_64", "aarch64")
     hygon = job(flavor="hygon", arches=("x86_64",))
     assert make(matrix, tmp_path).buildable_arches(hygon) == ()
     assert make(matrix, tmp_path, host_name="hygon-builder-02").buildable_arches(hygon) == (
@@ -159,3 +163,27 @@ def test_config_pins_the_os_macros(matrix: Matrix, tmp_path: Path) -> None:
     assert opts["macros"]["%rhel"] == "7"
     assert opts["macros"]["%python3_pkgversion"] == "36"
     assert opts["macros"]["%vendor"] == "BC-Linux"
+
+
+def test_user_configs_are_in_the_fingerprint(matrix: Matrix, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert mockmod.user_configs(home) == ["~/.mock/user.cfg=absent", "~/.config/mock.cfg=absent"]
+    (home / ".config").mkdir(parents=True)
+    (home / ".config" / "mock.cfg").write_text("config_opts['root'] = 'elsewhere'\n")
+    lines = mockmod.user_configs(home)
+    assert lines[0].endswith("=absent") and not lines[1].endswith("=absent")
+
+
+def test_fingerprint_changes_with_the_users_mock_cfg(matrix: Matrix, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    home = tmp_path / "home"
+    fake_pwd = types.SimpleNamespace(getpwuid=lambda uid: types.SimpleNamespace(
+        pw_dir=str(home), pw_name="builder"))
+    monkeypatch.setattr(mockmod, "pwd", fake_pwd)
+    b = make(matrix, tmp_path)
+    before = b.settings_fingerprint(job())
+    (home / ".mock").mkdir(parents=True)
+    (home / ".mock" / "user.cfg").write_text("config_opts['root'] = 'x'\n")
+    assert b.settings_fingerprint(job()) != before

@@ -83,9 +83,8 @@ def _check_repos(cell: Cell, opts: dict[str, Any]) -> None:
     # jinja rendered at access time, as mock does
     assert f"user_agent=Mock (virt-pipeline-{cell.id}; {cell.arch})" in conf
     sections = re.findall(r"^\[([^\]]+)\]$", conf, re.MULTILINE)
-    expected = ["main", "fixture-OS"] if cell.os.family == "openeuler" else \
-        ["main", "fixture-base", "fixture-epel"]
-    assert sections == expected + [name for name, _ in cell.os.mock.repos]
+    # vendor-only: the template's repositories are gone, its [main] settings stay
+    assert sections == ["main"] + [name for name, _ in cell.os.mock.repos]
     for name, baseurl in cell.os.mock.repos:
         block = conf.split(f"[{name}]\n", 1)[1].split("\n\n", 1)[0]
         assert f"baseurl={baseurl}\n" in block + "\n"
@@ -302,3 +301,29 @@ def test_simple_macros_of_the_os_files(matrix: Matrix) -> None:
 def test_simple_macros_refuse_what_mock_cannot_carry(text: str) -> None:
     with pytest.raises(InputError, match=r"f\.macros:1"):
         mockconfig.simple_macros(text, file="f.macros")
+
+
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_template_repos_are_kept_only_when_asked(matrix: Matrix, tmp_path: Path,
+                                                 version: str) -> None:
+    for cell in matrix.cells:
+        kept = load(tmp_path, render(cell, VERSIONS[version], template_repos=True), version)
+        sections = re.findall(r"^\[([^\]]+)\]$", kept["dnf.conf"], re.MULTILINE)
+        template = ["fixture-OS"] if cell.os.family == "openeuler" else \
+            ["fixture-base", "fixture-epel"]
+        assert sections == ["main", *template, *(n for n, _ in cell.os.mock.repos)]
+        vendor = load(tmp_path, render(cell, VERSIONS[version]), version)["dnf.conf"]
+        assert not set(template) & set(re.findall(r"^\[([^\]]+)\]$", vendor, re.MULTILINE))
+        main = kept["dnf.conf"].split("\n[", 2)[1]          # the [main] section is the same
+        assert main in vendor
+
+
+def test_vendor_only_needs_vendor_repositories(matrix: Matrix) -> None:
+    import dataclasses
+
+    cell = matrix.cell("bclinux7-x86_64")
+    bare = dataclasses.replace(cell, os=dataclasses.replace(
+        cell.os, mock=dataclasses.replace(cell.os.mock, repos=())))
+    with pytest.raises(InputError, match="no vendor repositories"):
+        render(bare)
+    assert "include(" in render(bare, template_repos=True)

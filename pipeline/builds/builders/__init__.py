@@ -28,6 +28,10 @@ class BackendOptions:
     forcearch: bool = False
     koji_config: Path | None = None
     koji_profile: str | None = None
+    koji_free_deadline: float | None = None    # minutes a task may stay FREE
+    koji_deadline: float | None = None         # minutes one koji build may take
+    cancel_on_interrupt: bool = False
+    mock_template_repos: bool = False          # keep the mock template's own repositories
     workdir: Path = Path(".cache")
     matrix: Matrix | None = None
 

@@ -34,6 +34,13 @@ from pipeline.builds.builders.kojisession import (
     tail,
     unique_path,
 )
+from pipeline.builds.builders.kojistop import (
+    DeadlineHit,
+    Interrupt,
+    Stopper,
+    free_check,
+    interrupt_lines,
+)
 from pipeline.builds.builders.kojiwatch import (
     Answer,
     Backoff,
@@ -55,8 +62,11 @@ class KojiBuilder:
     def __init__(self, *, profile: str, config_file: Path | None = None,
                  user: str | None = None, password: str | None = None,
                  poll_interval: float | None = None, wait_timeout: float = 7200.0,
-                 backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 backoff: Backoff | None = None,
+                 sleep: Callable[[float], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 free_deadline: float | None = 1800.0, build_deadline: float | None = None,
+                 cancel_on_interrupt: bool = False) -> None:
         self.profile = profile
         self.config_file = config_file
         self._user = user
@@ -65,8 +75,12 @@ class KojiBuilder:
         self.probe_retries = 2   # the login/getAPIVersion probe: fail fast on a dead hub
         self.wait_timeout = wait_timeout
         self.backoff = backoff or Backoff()
-        self.sleep = sleep
+        self.stopper = Stopper()
+        self.sleep = sleep or self.stopper.sleep
         self.clock = clock
+        self.free_deadline = free_deadline      # a task left FREE this long: no builder
+        self.build_deadline = build_deadline    # the whole watch of one build
+        self.cancel_on_interrupt = cancel_on_interrupt
         self._opts: dict[str, Any] | None = None
         self._meta: Any = None
         self._meta_lock = threading.RLock()   # one session, callnums in order: one user
@@ -201,6 +215,21 @@ class KojiBuilder:
         finally:
             logout(session)
 
+    def interrupt(self) -> list[str]:
+        """The first Ctrl-C/SIGTERM: stop every watch at its next poll, cancel the running
+        tasks when ``cancel_on_interrupt``, and say which tasks were left where."""
+        self.stopper.event.set()
+        cancel = self._cancel if self.cancel_on_interrupt else None
+        return interrupt_lines(self.stopper, self.options().get("weburl"), cancel)
+
+    def _cancel(self, task_id: int) -> str:
+        try:
+            with self._meta_lock:
+                self._metadata_session().cancelTask(task_id)
+        except Exception as exc:
+            return f"NOT cancelled ({short_error(exc)})"
+        return "cancelled"
+
     # --- helpers used by KojiRun -----------------------------------------------------------
 
     def retry(self, fn: Callable[[], Any]) -> Any:
@@ -217,7 +246,11 @@ class KojiBuilder:
         watcher = KojiWatcher(roots, state_name=lambda n: str(koji.TASK_STATES[n]))
         self.last_watcher = watcher
         last, faulty = "", 0
+        start = self.clock()
+        free_since: dict[int, float] = {}
         while True:
+            if self.stopper.stopped:
+                raise Interrupt(f"interrupted while watching {list(roots)}")
             calls = watcher.plan()
             watcher.absorb(calls, self.multicall(session, calls))
             if watcher.missing:
@@ -232,6 +265,10 @@ class KojiBuilder:
                 last = line
             if watcher.done:
                 return watcher
+            now = self.clock()
+            free_check(watcher, free_since, now, self.free_deadline)
+            if self.build_deadline is not None and now - start >= self.build_deadline:
+                raise DeadlineHit(now - start)
             self.sleep(self.backoff.delays()[faulty - 1] if faulty else self.poll_interval)
 
 
@@ -257,5 +294,10 @@ def from_options(options: object) -> KojiBuilder:
         profile = profiles[0]
     if profile is None:
         raise InputError("no koji profile: give --koji-profile")
+    free = getattr(options, "koji_free_deadline", None)
+    deadline = getattr(options, "koji_deadline", None)
     return KojiBuilder(profile=str(profile), config_file=getattr(options, "koji_config", None),
-                       user=os.environ.get("KOJI_USER"), password=os.environ.get("KOJI_PASSWORD"))
+                       user=os.environ.get("KOJI_USER"), password=os.environ.get("KOJI_PASSWORD"),
+                       free_deadline=60.0 * free if free else 1800.0,
+                       build_deadline=60.0 * deadline if deadline else None,
+                       cancel_on_interrupt=bool(getattr(options, "cancel_on_interrupt", False)))

@@ -13,10 +13,18 @@ from pipeline.builds.builders.kojisession import (
     BLOCK,
     Hub,
     TargetInfo,
-    failed_arch_child,
     short_error,
     tail,
     unique_path,
+)
+from pipeline.builds.builders.kojistop import (
+    POLICY_ADVICE,
+    DeadlineHit,
+    Interrupt,
+    StuckFree,
+    deepest_failure,
+    stuck_reason,
+    task_url,
 )
 from pipeline.builds.builders.kojiwatch import (
     Answer,
@@ -57,6 +65,8 @@ class KojiRun:
             return self._run()
         except ToolMissing:
             raise
+        except Interrupt:
+            return self.fail("interrupted (Ctrl-C or SIGTERM)")
         except Exception as exc:  # a hub error that survived the retries
             return self.fail(f"koji hub error: {short_error(exc)}")
 
@@ -77,10 +87,36 @@ class KojiRun:
             if problem:
                 return self.fail(problem)
         src = self.upload()
+        if self.b.stopper.stopped:
+            raise Interrupt("interrupted before submitting")
         task_id = self.submit(src)
         self.out.task_ids = [task_id]
-        watcher = self.b.watch(self.s, [task_id], self.progress, job.key)
+        self.b.stopper.track(task_id, job.key)
+        try:
+            watcher = self.b.watch(self.s, [task_id], self.progress, job.key)
+        except StuckFree as exc:
+            return self.fail(self.stuck(exc))
+        except DeadlineHit as exc:
+            return self.fail(f"koji task {task_id} still running after {exc.waited / 60:.0f} "
+                             f"minutes (the build deadline); left on the hub: "
+                             f"{task_url(self.b.options().get('weburl'), task_id)}")
+        finally:
+            self.b.stopper.untrack(task_id)
         return self.collect(watcher, task_id, target)
+
+    def stuck(self, exc: StuckFree) -> str:
+        """Name the channel (and its enabled hosts for the arch) of a task nobody takes."""
+        cid, arch = exc.task.channel_id, exc.task.arch
+        channel, hosts = None, None
+        if cid is not None:
+            query: dict[str, Any] = {"channelID": cid, "enabled": True}
+            if arch != "noarch":            # any host of the channel takes noarch tasks
+                query["arches"] = [arch]
+            answers = self.b.multicall(self.s, [Call("getChannel", (cid,)),
+                                                Call("listHosts", (), query)])
+            channel = answers[0].value
+            hosts = None if answers[1].error else len(answers[1].value or ())
+        return stuck_reason(exc, channel, hosts, self.b.options().get("weburl"))
 
     def fail(self, reason: str) -> BuildOutcome:
         self.out.ok = False
@@ -99,17 +135,47 @@ class KojiRun:
     # --- waiting for dependencies ----------------------------------------------------------
 
     def wait_repo(self, target: TargetInfo) -> str | None:
-        """Wait until every ``wait_for`` NVR is in the build tag's current repo."""
+        """Make sure the build task's own wait (``wait_builds``) can be satisfied.
+
+        Hubs with repo requests (koji >= 1.35): wait only until the NVRs are tagged, then
+        request a repo at the tag's last change (``repo.request``, any logged-in user may) and
+        go on: the build task's waitrepo child waits on that same request. Older hubs: wait
+        here, as ``koji wait-repo --build`` does, for kojira to regenerate the repo."""
         nvrs = list(self.job.wait_for)
-        flags = [x for n in nvrs for x in ("--build", n)]
-        self.out.commands.append(self.koji_cmd("wait-repo", target.build_tag_name, *flags))
         new_api = tuple(self.s.hub_version) >= (1, 35)
-        auto_note = self.repo_auto_note(target) if new_api else ""
+        if new_api and self.s.logged_in:
+            return self.request_repo(target, nvrs)
+        flags = [x for n in nvrs for x in ("--build", n)]   # old hub, or anonymous (no request)
+        self.out.commands.append(self.koji_cmd("wait-repo", target.build_tag_name, *flags))
+        return self.poll_repo(target, nvrs, new_api=new_api)
+
+    def request_repo(self, target: TargetInfo, nvrs: list[str]) -> str | None:
+        problem = self.poll_repo(target, nvrs, new_api=True, tagged_only=True)
+        if problem:
+            return problem
+        tag = target.build_tag
+        event = self.b.retry(lambda: self.s.tagLastChangeEvent(tag))
+        self.out.commands.append(self.koji_cmd("request-repo", f"--min-event={event}",
+                                               target.build_tag_name))
+        check = self.b.retry(lambda: self.s.repo.request(tag, min_event=event))
+        repo, req = check.get("repo"), check.get("request")
+        if repo:
+            self.say(f"repo {repo['id']} of {target.build_tag_name} (event "
+                     f"{repo['create_event']}) already has {', '.join(nvrs)}")
+        else:
+            dup = " (joined an existing one)" if check.get("duplicate") else ""
+            self.say(f"requested a repo of {target.build_tag_name} at event {event}: request "
+                     f"{(req or {}).get('id')}{dup}; the build task waits for it (wait_builds)")
+        return None
+
+    def poll_repo(self, target: TargetInfo, nvrs: list[str], *, new_api: bool,
+                  tagged_only: bool = False) -> str | None:
         start = self.b.clock()
         while True:
-            ok, detail = self.repo_state(target.build_tag, nvrs, new_api)
+            ok, detail = self.repo_state(target.build_tag, nvrs, new_api, tagged_only)
             if ok:
-                self.say(f"{', '.join(nvrs)} in the {target.build_tag_name} repo")
+                where = "tag" if tagged_only else "repo"
+                self.say(f"{', '.join(nvrs)} in the {target.build_tag_name} {where}")
                 return None
             if self.job.scratch and detail.startswith("not tagged"):
                 return (f"scratch build waits for {', '.join(nvrs)}, which is {detail}; "
@@ -117,33 +183,35 @@ class KojiRun:
                         "first (or drop the dependency wait)")
             waited = self.b.clock() - start
             if waited >= self.b.wait_timeout:
+                note = "" if tagged_only else (
+                    "; without a repo request (hub < 1.35, or an anonymous session) the repo "
+                    "comes when kojira regenerates it: a logged-in user on a 1.35+ hub can "
+                    f"`koji request-repo {target.build_tag_name}`, on older hubs someone with "
+                    f"the repo permission `koji regen-repo {target.build_tag_name}`")
                 return (f"timed out after {waited:.0f} s waiting for {', '.join(nvrs)} in the "
-                        f"repo of build tag {target.build_tag_name}: {detail}{auto_note}")
-            self.say(f"waiting for repo of {target.build_tag_name}: {detail}")
+                        f"{'tag' if tagged_only else 'repo'} of build tag "
+                        f"{target.build_tag_name}: {detail}{note}")
+            self.say(f"waiting for {target.build_tag_name}: {detail}")
             self.b.sleep(self.b.poll_interval)
+            if self.b.stopper.stopped:
+                raise Interrupt("interrupted while waiting for the repo")
 
-    def repo_auto_note(self, target: TargetInfo) -> str:
-        tag = self.b.retry(lambda: self.s.getTag(target.build_tag))
-        extra = (tag or {}).get("extra") or {}
-        if extra.get("repo.auto"):
-            return ""
-        note = (f"; tag {target.build_tag_name} is not configured for automatic regeneration "
-                "(extra repo.auto), run `koji regen-repo` or ask an admin")
-        self.say(note.lstrip("; "))
-        return note
-
-    def repo_state(self, tag: int, nvrs: list[str], new_api: bool) -> tuple[bool, str]:
-        """(all NVRs are in the newest ready repo?, why not)."""
+    def repo_state(self, tag: int, nvrs: list[str], new_api: bool,
+                   tagged_only: bool = False) -> tuple[bool, str]:
+        """(all NVRs are in the newest ready repo -- or only tagged --?, why not)."""
         names = [nvr_parts(n)[0] for n in nvrs]
-        repo_call = (Call("repo.get", (tag,)) if new_api else Call("getRepo", (tag,)))
-        now = self.b.multicall(self.s, [repo_call] + [
+        head = [] if tagged_only else [Call("repo.get" if new_api else "getRepo", (tag,))]
+        now = self.b.multicall(self.s, head + [
             Call("listTagged", (tag,), {"package": n, "inherit": True}) for n in names])
         errors = [a.error for a in now if a.error is not None]
         if errors:
             return False, f"hub fault: {errors[0]}"
-        untagged = [v for v, a in zip(nvrs, now[1:]) if not builds_present(v, a.value or ())]
+        listed = now[len(head):]
+        untagged = [v for v, a in zip(nvrs, listed) if not builds_present(v, a.value or ())]
         if untagged:
             return False, f"not tagged into the build tag (or its parents) yet: {untagged}"
+        if tagged_only:
+            return True, ""
         repo = now[0].value
         if not repo:
             return False, "no ready repo yet"
@@ -218,7 +286,7 @@ class KojiRun:
         arch_tasks = [t for t in watcher.children(task_id) if t.method == "buildArch"]
         parent = watcher.tasks[task_id]
         if parent.state != "CLOSED":
-            return self.collect_failure(parent, arch_tasks)
+            return self.collect_failure(watcher, parent)
         for t in arch_tasks:
             self.download(t)
         self.out.commands.append(self.koji_cmd("download-task", str(task_id)))
@@ -231,16 +299,19 @@ class KojiRun:
         self.out.ok = True
         return self.out
 
-    def collect_failure(self, parent: TaskView, arch_tasks: list[TaskView]) -> BuildOutcome:
-        failed = failed_arch_child(arch_tasks)
-        culprit = failed or parent
+    def collect_failure(self, watcher: KojiWatcher, parent: TaskView) -> BuildOutcome:
+        culprit = deepest_failure(watcher, parent.id)
         fault = self.fault_text(culprit.id)
-        where = f"buildArch task {failed.id} ({failed.arch})" if failed else f"task {parent.id}"
+        where = (f"{culprit.method} task {culprit.id} ({culprit.arch})"
+                 if culprit.id != parent.id else f"task {parent.id}")
         self.out.reason = f"koji build task {parent.id} {parent.state}: {where}: {fault}"
-        if failed is not None:
-            self.out.failed_arch = failed.arch
-            self.download(failed, rpms=False)
-            self.out.log_tail = self.failure_tail(failed)
+        if "policy violation (build_from_srpm)" in fault:
+            self.out.reason += f" -- {POLICY_ADVICE}"
+        if culprit.id != parent.id:
+            if culprit.method == "buildArch":
+                self.out.failed_arch = culprit.arch
+            self.download(culprit, rpms=False)
+            self.out.log_tail = self.failure_tail(culprit)
         return self.out
 
     def fault_text(self, task_id: int) -> str:
@@ -252,12 +323,15 @@ class KojiRun:
         return "no fault recorded"
 
     def failure_tail(self, task: TaskView) -> str:
-        parts = []
-        for name in ("build.log", "root.log"):
-            path = self.dir / "logs" / task.arch / name
+        parts: list[str] = []
+        folder = log_folder(task)
+        for name in ("build.log", "root.log", "mock_output.log"):
+            path = self.dir / "logs" / folder / name
+            if name == "mock_output.log" and parts:
+                break   # mock's own output only when mock left no build/root log
             if path.is_file() and path.stat().st_size:
                 text = path.read_text(encoding="utf-8", errors="replace")
-                parts.append(f"==> {task.arch}/{name} <==\n{tail(text)}")
+                parts.append(f"==> {folder}/{name} <==\n{tail(text)}")
         return "\n".join(parts)
 
     def download(self, task: TaskView, *, rpms: bool = True) -> None:
@@ -266,7 +340,7 @@ class KojiRun:
             if name.endswith(".rpm") and rpms:
                 dest = self.dir / name
             elif name.endswith(".log"):
-                dest = self.dir / "logs" / (task.arch or str(task.id)) / name
+                dest = self.dir / "logs" / log_folder(task) / name
             else:
                 continue
             if dest.exists():  # the same noarch package from another arch
@@ -327,6 +401,14 @@ def _upload(session: Any, srpm: Path, serverdir: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         session.uploadWrapper(str(srpm), serverdir)
+
+
+def log_folder(task: TaskView) -> str:
+    """logs/<arch>/ for buildArch tasks (as before), logs/<method>-<id>/ for the others
+    (a rebuildSRPM's noarch logs must not mix with a noarch buildArch's)."""
+    if task.method == "buildArch" and task.arch:
+        return task.arch
+    return f"{task.method or 'task'}-{task.id}"
 
 
 def _present(nvr: str, answer: Answer) -> bool:

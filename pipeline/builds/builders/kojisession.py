@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pipeline.builds.builders.base import BuildJob, Progress
+from pipeline.builds.builders.kojistop import Stopper
 from pipeline.builds.builders.kojiwatch import Answer, Call, KojiWatcher, TaskView
 from pipeline.core.errors import ToolMissing
 
@@ -49,6 +50,7 @@ class Hub(Protocol):
 
     profile: str
     wait_timeout: float
+    stopper: Stopper
     sleep: Callable[[float], None]
     clock: Callable[[], float]
 

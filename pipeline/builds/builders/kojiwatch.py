@@ -48,6 +48,7 @@ class TaskView:
     arch: str = ""
     label: str | None = None
     parent: int | None = None
+    channel_id: int | None = None
 
     @property
     def done(self) -> bool:
@@ -118,6 +119,7 @@ class KojiWatcher:
         view.arch = str(info.get("arch") or "")
         view.label = info.get("label")
         view.parent = info.get("parent")
+        view.channel_id = info.get("channel_id")
 
     def children(self, tid: int) -> list[TaskView]:
         return [t for t in sorted(self.tasks.values(), key=lambda t: t.id) if t.parent == tid]

@@ -42,7 +42,7 @@ TAIL_LINES = 40
 #: mock exit codes (mockbuild/exception.py, mock.py) -> what they mean for a build.
 EXIT_REASONS: dict[int, str] = {
     1: "build failed (rpmbuild, or a mock error such as a bad SRPM)",
-    2: "mock was run without its setuid wrapper",
+    2: "bad mock command line (argparse), or mock run without its setuid wrapper",
     3: "mock config error (bad config, missing include or root)",
     4: "only some packages of a chain were built",
     5: "bad mock command line or macro definition",
@@ -62,7 +62,7 @@ EXIT_REASONS: dict[int, str] = {
     80: "unshare failed",
     90: "bootstrap chroot error",
     110: "mock state error",
-    120: "a weak dependency was not installed",
+    120: "the builddep tool is missing (dnf-utils/dnf-plugins-core or yum-utils)",
     124: "mock killed by virt-pipeline after its timeout",
 }
 #: which log explains a failure with that exit code
@@ -115,6 +115,7 @@ class MockBuilder:
     compatible_flavors: tuple[str, ...] = ()  # flavors whose builders this host stands for
     bootstrap_image: bool = False
     keep_roots: bool = False
+    template_repos: bool = False   # keep the template's repositories (default: vendor only)
     timeout: float = 8 * 3600
     extra_repos: tuple[tuple[str, str], ...] = ()
     macros: Mapping[str, str] = field(default_factory=dict)
@@ -171,12 +172,20 @@ class MockBuilder:
             return None
         if not self.allow_emulation:
             return f"{arch} needs an {arch} host, or emulation allowed (--forcearch)"
+        if self._cell(job, arch).os.mock.package_manager == "yum":
+            return (f"{arch} cannot be built by emulation for {job.os_id}: mock hands "
+                    "--forcearch to the package manager and yum (el7) has no such option, so "
+                    f"chroot setup would fail; build {arch} on a native {arch} host or "
+                    "with koji")
         return None
 
     def settings_fingerprint(self, job: BuildJob) -> str:
+        """Config texts, tool versions, and the user's own mock configs: mock reads
+        ``~/.mock/user.cfg`` and ``~/.config/mock.cfg`` after the ``-r`` config (they can
+        change even the root) and has no option to skip them."""
         texts = [f"{arch}:{self.config_text(self._cell(job, arch))}" for arch in job.arches]
         versions = self._tool_versions()
-        return mockconfig.config_fingerprint("\n".join([versions, *texts]))
+        return mockconfig.config_fingerprint("\n".join([versions, *user_configs(), *texts]))
 
     def _tool_versions(self) -> str:
         installed = tool_versions_line(("mock", "mock-core-configs")) if cmd.which("rpm") else ""
@@ -191,7 +200,8 @@ class MockBuilder:
         return mockconfig.render_config(
             cell, vendor_dist=cell.dist, macros=macros,
             core_configs_version=self.installed_core_configs(),
-            bootstrap_image=self.bootstrap_image, extra_repos=self.extra_repos)
+            bootstrap_image=self.bootstrap_image, extra_repos=self.extra_repos,
+            template_repos=self.template_repos)
 
     def _cell(self, job: BuildJob, arch: str) -> Cell:
         for cell in self.matrix.cells:
@@ -210,10 +220,8 @@ class MockBuilder:
                 return _failed(outcome, f"{arch} not buildable here: {problem}", arch)
         for arch in job.arches:
             if arch not in (self.host_arch, "noarch"):
-                yum = self._cell(job, arch).os.mock.package_manager == "yum"
                 progress(job.key, f"{arch}: emulated with --forcearch (about 10x slower, "
-                                  "needs qemu-user-static)"
-                         + ("; yum with --forcearch is unverified" if yum else ""))
+                                  "needs qemu-user-static)")
             progress(job.key, f"mock {arch}")
             if not self._build_arch(job, arch, result_dir / arch, outcome):
                 return outcome
@@ -288,6 +296,19 @@ def _in_group(name: str) -> bool:
     return gid in os.getgroups() or gid == os.getgid()
 
 
+def user_configs(home: Path | None = None) -> list[str]:
+    """``path=<sha256>`` (or ``path=absent``) of the per-user configs mock always reads."""
+    if home is None:
+        home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    lines = []
+    for rel in (".mock/user.cfg", ".config/mock.cfg"):
+        path = home / rel
+        digest = mockconfig.config_fingerprint(path.read_text(encoding="utf-8", errors="replace")
+                                               ) if path.is_file() else "absent"
+        lines.append(f"~/{rel}={digest}")
+    return lines
+
+
 def tool_versions_line(packages: Sequence[str]) -> str:
     """``rpm -q`` of ``packages`` (for reports); missing ones are marked with '?'."""
     parts = []
@@ -307,4 +328,5 @@ def from_options(options: object) -> MockBuilder:
     if not isinstance(matrix, Matrix):
         raise TypeError("the mock backend needs BackendOptions.matrix")
     return MockBuilder(matrix=matrix, config_dir=workdir / "mock" / "configs",
-                       allow_emulation=bool(getattr(options, "forcearch", False)))
+                       allow_emulation=bool(getattr(options, "forcearch", False)),
+                       template_repos=bool(getattr(options, "mock_template_repos", False)))

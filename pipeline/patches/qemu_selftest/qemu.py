@@ -83,13 +83,13 @@ class QemuRun:
 
 @contextmanager
 def qemu_process(binary: Path, firmware: Path, scratch: Path, name: str,
-                 args: Sequence[str]) -> Iterator[QemuRun]:
+                 args: Sequence[str], *, accel: str = "tcg") -> Iterator[QemuRun]:
     """Start ``binary`` with a QMP socket in ``scratch``; always killed on exit."""
     qmp_path = scratch / f"{name}.qmp"
     log = scratch / f"{name}.log"
     qmp_path.unlink(missing_ok=True)
     argv = [os.fspath(binary), "-L", os.fspath(firmware), "-display", "none", "-nodefaults",
-            "-accel", "tcg", "-m", "128",
+            "-accel", accel, "-m", "128",
             "-qmp", f"unix:{qmp_path},server=on,wait=off", *args]
     with log.open("wb") as err:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,

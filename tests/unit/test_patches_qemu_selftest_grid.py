@@ -171,3 +171,12 @@ def test_parse_device_help_and_accels() -> None:
     assert st_devsets.parse_device_help(text) == {"e1000", "rtl8139"}
     assert st_devices.parse_accels(None) == ["tcg", "kvm"]
     assert st_devices.parse_accels("kvm, bogus") == ["kvm"]
+
+
+def test_numbers_compare_without_their_gloss() -> None:
+    old = st_qtree.parse_qtree('  dev: scsi-hd, id ""\n    logical_block_size = 512 (0x200)\n')
+    new = st_qtree.parse_qtree('  dev: scsi-hd, id ""\n    logical_block_size = 512 (512 B)\n')
+    assert st_qtree.diff_props(old, new) == []
+    big = st_qtree.parse_qtree('  dev: scsi-hd, id ""\n    logical_block_size = 4096 (4 KiB)\n')
+    assert [d.text() for d in st_qtree.diff_props(old, big)] == [
+        "scsi-hd#0.logical_block_size: 512 != 4096"]

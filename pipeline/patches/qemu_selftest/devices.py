@@ -103,7 +103,8 @@ def kvm_usable() -> bool:
 
 def device_types(binary: Path) -> frozenset[str]:
     try:
-        out = run([os.fspath(binary), "-device", "help"], timeout=60).stdout
+        # 2.12 prints the list on stderr, 6.2 on stdout
+        out = run([os.fspath(binary), "-device", "help"], timeout=60).output
     except CommandFailed as exc:
         out = exc.output
     return parse_device_help(out)

@@ -21,6 +21,14 @@ _DEV = re.compile(r"^(\s*)dev: ([^,\s]+)(?:, id \"([^\"]*)\")?")
 _PROP = re.compile(r"^\s+([A-Za-z0-9_.\-]+) = (.*)$")
 
 QtreeProps = dict[str, dict[str, str]]  # device key -> property -> value
+#: ``512 (0x200)`` (2.12) and ``512 (512 B)`` (6.2) print the same number differently.
+_NUMBER_WITH_GLOSS = re.compile(r"^(-?\d+) \(.*\)$")
+
+
+def normalize_value(value: str) -> str:
+    """A qtree value as compared: a number followed by a parenthesised gloss is the number."""
+    found = _NUMBER_WITH_GLOSS.match(value.strip())
+    return found.group(1) if found else value.strip()
 
 
 def parse_qtree(text: str) -> QtreeProps:
@@ -28,7 +36,8 @@ def parse_qtree(text: str) -> QtreeProps:
 
     A device's key is ``TYPE`` plus ``#N`` for the N-th (from 0) device of that type in tree
     order, so the same command line gives the same keys on both sides. Values keep QEMU's
-    text (``"pxe-virtio.rom"``, ``16 (0x10)``, ``true``).
+    text (``"pxe-virtio.rom"``, ``true``) except that a number's gloss is dropped
+    (``16 (0x10)`` -> ``16``, see :func:`normalize_value`).
     """
     devices: QtreeProps = {}
     seen: dict[str, int] = {}
@@ -49,7 +58,7 @@ def parse_qtree(text: str) -> QtreeProps:
             continue
         prop = _PROP.match(line)
         if prop and stack and not line.lstrip().startswith(("bus:", "dev:")):
-            devices[stack[-1][1]].setdefault(prop.group(1), prop.group(2).strip())
+            devices[stack[-1][1]].setdefault(prop.group(1), normalize_value(prop.group(2)))
     return devices
 
 
@@ -111,8 +120,10 @@ def load_allow_list(path: Path) -> list[Allowed]:
         if not isinstance(entry, dict):
             raise src.error(f"allowed.{i}", "expected a mapping")
         for name in ALLOW_FIELDS:
-            if not isinstance(entry.get(name), str) or not entry[name].strip():
-                raise src.error(f"allowed.{i}.{name}", "missing or empty")
+            if not isinstance(entry.get(name), str):
+                raise src.error(f"allowed.{i}.{name}", "missing (a string)")
+            if name != "property" and not entry[name].strip():  # '': device on one side
+                raise src.error(f"allowed.{i}.{name}", "empty")
         allowed.append(Allowed(entry["device"], entry["property"],
                                str(entry.get("machine", "*")), entry["reason"]))
     return allowed

@@ -180,3 +180,29 @@ def test_numbers_compare_without_their_gloss() -> None:
     big = st_qtree.parse_qtree('  dev: scsi-hd, id ""\n    logical_block_size = 4096 (4 KiB)\n')
     assert [d.text() for d in st_qtree.diff_props(old, big)] == [
         "scsi-hd#0.logical_block_size: 512 != 4096"]
+
+
+def test_grid_firmware_links_every_file_and_the_e1000e_stand_in(tmp_path: Path) -> None:
+    pc_bios = tmp_path / "pc-bios"
+    pc_bios.mkdir()
+    (pc_bios / "pxe-e1000.rom").write_bytes(b"rom")
+    (pc_bios / "bios-256k.bin").write_bytes(b"bios")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    fw = st_devices.grid_firmware(pc_bios, scratch)
+    assert sorted(p.name for p in fw.iterdir()) == ["bios-256k.bin", "pxe-e1000.rom",
+                                                    "pxe-e1000e.rom"]
+    assert (fw / "pxe-e1000e.rom").read_bytes() == b"rom"
+    assert st_devices.grid_firmware(pc_bios, scratch) == fw  # idempotent
+
+
+def test_cli_grid_options_default_to_the_files_next_to_the_series(tmp_path: Path) -> None:
+    from pipeline.patches.qemu_selftest import run as st_run
+    series = tmp_path / "patches" / "0001-x.patch"
+    args = st_run.parse_args(["--tree", "t", "--series", str(series), "--workdir", "w",
+                              "--device-sets", "libvirt", "--accels", "tcg"])
+    opts = st_run.grid_options(args)
+    assert opts.device_sets == "libvirt" and opts.accels == "tcg"
+    assert opts.allow_list == series.parent / st_grid.ALLOW_LIST_FILE
+    assert opts.unsupported == series.parent / st_grid.UNSUPPORTED_FILE
+    assert st_run.legacy_common([]) == []

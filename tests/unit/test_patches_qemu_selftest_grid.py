@@ -206,3 +206,18 @@ def test_cli_grid_options_default_to_the_files_next_to_the_series(tmp_path: Path
     assert opts.allow_list == series.parent / st_grid.ALLOW_LIST_FILE
     assert opts.unsupported == series.parent / st_grid.UNSUPPORTED_FILE
     assert st_run.legacy_common([]) == []
+
+
+def test_a_grid_that_runs_nothing_fails(tmp_path: Path) -> None:
+    data = ROOT / "patches/qemu"
+    opts = st_devices.GridOptions("no-such-set", "tcg", data / st_grid.ALLOW_LIST_FILE,
+                                  data / st_grid.UNSUPPORTED_FILE)
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    fake = tmp_path / "qemu"
+    fake.write_text("#!/bin/sh\necho 'name \"e1000\", bus PCI'\n")
+    fake.chmod(0o755)
+    results = st_devices.check_devices(fake, fw, tmp_path, fake, ["pc-i440fx-rhel7.6.0"], opts)
+    assert [(r.name, r.passed) for r in results] == [("device-grid", False)]
+    skipped = st_devices.check_devices(fake, fw, tmp_path, None, [], opts)
+    assert skipped[0].skipped

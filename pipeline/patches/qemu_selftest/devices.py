@@ -241,4 +241,8 @@ def check_devices(new: Path, firmware: Path, scratch: Path, legacy: Path | None,
                      scratch,
                      select_sets(options.device_sets), parse_accels(options.accels),
                      load_allow_list(options.allow_list), load_unsupported(options.unsupported))
-    return [row_result(row) for row in run_grid(cfg, machines)]
+    rows = run_grid(cfg, machines)
+    if not rows:  # a grid that ran nothing must not look like a passed one
+        return [SelftestResult("device-grid", False, f"no row ran: machines {list(machines)}, "
+                               f"sets {[s.name for s in cfg.sets]}, accels {cfg.accels}")]
+    return [row_result(row) for row in rows]

@@ -42,7 +42,7 @@ test: $(STAMP) python27 test39 ci-tools
 # the unit tests again on Python 3.9, when this machine has one (syntax and library calls)
 test39: $(STAMP)
 	@if [ -n "$(PY39)" ]; then \
-	  [ -x .venv39/bin/python ] || { $(PY39) -m venv .venv39 && .venv39/bin/pip install -q -e '.[dev]' && .venv39/bin/pip install -q --no-deps 'koji==1.36.1'; }; \
+	  [ .venv39/.setup-done -nt pyproject.toml ] || { $(PY39) -m venv .venv39 && .venv39/bin/pip install -q -e '.[dev]' && .venv39/bin/pip install -q --no-deps 'koji==1.36.1' && touch .venv39/.setup-done; }; \
 	  .venv39/bin/python -m pytest -q -p no:cacheprovider tests/unit; \
 	else echo "test39: no Python 3.9 here; unit tests run on $$($(BIN)/python --version) only"; fi
 

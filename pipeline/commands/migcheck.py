@@ -16,6 +16,7 @@ from pipeline.context import Context
 from pipeline.core.findings import has_errors
 from pipeline.migration import cpumap, data, domains, junit, probe
 from pipeline.migration.gate import GateReport, run_gate
+from pipeline.patches.qemu_selftest import grid
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +38,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    loaded = data.load(args.data or ctx.tree / data.FILE_NAME)
+    loaded = data.load(args.data or ctx.tree / data.FILE_NAME,
+                       selftest_unsupported=ctx.tree / "patches" / "qemu" / grid.UNSUPPORTED_FILE)
     legacy = domains.load_dir(args.domains) if args.domains else []
     cpu_map = cpumap.load(args.cpu_map)
     with probe.open_probe(args.emulator) as asker:

@@ -138,6 +138,7 @@ def _inputs_key(ctx: Context, matrix: Matrix, pkg: Package, cell: Cell,
 
 def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path,
                    notes: list[str], *, legacy_qemu: Path | None = None) -> list[Finding]:
+    from pipeline.patches.qemu_selftest import grid as selftest_grid
     from pipeline.patches.qemu_selftest import results as selftest_results
     from pipeline.patches.qemu_selftest import run as selftest
 
@@ -150,6 +151,8 @@ def _qemu_selftest(matrix: Matrix, pkg: Package, dirs: list[Path], workdir: Path
     results = selftest.run_selftest(tree, series, workdir / "qemu-selftest",
                                          legacy_qemu=legacy_qemu)
     notes += [f"qemu selftest: {line}" for line in selftest_results.format_results(results)]
+    notes += [f"qemu device grid: {line}"
+              for line in selftest_grid.format_grid(selftest_grid.rows_from_results(results))]
     return [Finding("qemu-selftest-failed", "error", None, pkg.name, f"{r.name}: {r.detail}")
             for r in results if not r.passed]
 

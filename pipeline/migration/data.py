@@ -10,12 +10,14 @@ features that depend on the destination host). Every profile names its sources. 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.core import yamlsrc
 from pipeline.core.schema import Origin, Reader
+from pipeline.patches.qemu_selftest import devsets, grid
 
 FILE_NAME = "migration.yaml"
 DIRECTIONS = ("back", "both")
@@ -88,11 +90,34 @@ class MigrationData:
         return next((h for h in self.hosts.values() if machine in h.machine_types), None)
 
 
-def load(path: Path) -> MigrationData:
+def load(path: Path, *, selftest_unsupported: Path | None = None) -> MigrationData:
+    """``migration.yaml``, plus the QEMU self-test's declared unsupported grid rows
+    (``patches/qemu/unsupported-migrations.yaml``, when given and present): one list of what
+    cannot move, whichever check found it."""
     source = yamlsrc.load(path)
     origin = Origin({k: (str(source.path), v) for k, v in source.lines.items()})
     origin.places.setdefault("", (str(source.path), 1))
-    return parse(source.data, origin, path)
+    loaded = parse(source.data, origin, path)
+    if selftest_unsupported is None or not selftest_unsupported.is_file():
+        return loaded
+    extra = from_selftest_rows(grid.load_unsupported(selftest_unsupported))
+    return replace(loaded, unsupported=loaded.unsupported + extra)
+
+
+def from_selftest_rows(rows: Sequence[grid.Unsupported]) -> tuple[Unsupported, ...]:
+    """The self-test's rows (machine, device set, direction, accel) as the gate's: a row about
+    6.2 -> 2.12 only is ``back``, any other direction ``both``; the device set becomes the
+    device types it carries (``*`` or an unknown set: every device)."""
+    sets = {s.name: s.needs for s in devsets.all_sets()}
+    out = []
+    for row in rows:
+        named = [needs for name, needs in sets.items() if fnmatch.fnmatchcase(name, row.device_set)]
+        devices = () if row.device_set == "*" or not named else \
+            tuple(sorted({d for needs in named for d in needs}))
+        direction = "back" if row.direction == "6.2->2.12" else "both"
+        out.append(Unsupported(machine=row.machine, devices=devices, direction=direction,
+                               reason=f"{row.reason} (QEMU self-test grid, {row.accel})"))
+    return tuple(out)
 
 
 def parse(data: Any, origin: Origin, path: Path) -> MigrationData:

@@ -163,3 +163,25 @@ def test_junit_suites_per_machine_and_domain() -> None:
     assert [f.id for f in report.findings()] == [
         "machine-type-missing", "machine-type-missing", "cpu-feature-renamed",
         "device-not-covered"]
+
+
+def test_the_self_tests_declared_rows_reach_the_gate(tmp_path: Path) -> None:
+    """patches/qemu/unsupported-migrations.yaml (the device grid's declarations) is read by
+    the gate too: one list of what cannot move, whichever check found it."""
+    rows = tmp_path / "unsupported-migrations.yaml"
+    rows.write_text(
+        "unsupported:\n"
+        "  - {machine: pc-i440fx-rhel7.0.0, device_set: nic-rtl8139, direction: 6.2->2.12,\n"
+        "     accel: '*', reason: rtl8139 v5 state}\n"
+        "  - {machine: 'pc-q35-rhel7.*', device_set: '*', direction: '*', accel: kvm,\n"
+        "     reason: no way}\n")
+    tree_data = Path(__file__).resolve().parents[2] / "migration.yaml"
+    plain = data.load(tree_data)
+    loaded = data.load(tree_data, selftest_unsupported=rows)
+    added = loaded.unsupported[len(plain.unsupported):]
+    assert [(u.machine, u.devices, u.direction) for u in added] == [
+        ("pc-i440fx-rhel7.0.0", ("rtl8139",), "back"), ("pc-q35-rhel7.*", (), "both")]
+    assert added[0].covers("pc-i440fx-rhel7.0.0", {"rtl8139", "VGA"})
+    assert not added[0].covers("pc-i440fx-rhel7.0.0", {"e1000"})
+    assert "QEMU self-test grid" in added[1].reason
+    assert data.load(tree_data, selftest_unsupported=tmp_path / "absent.yaml") == plain

@@ -14,6 +14,14 @@ from pathlib import Path
 
 import pipeline.patches.qemu_selftest as package
 from pipeline.core.errors import InputError, ToolMissing
+from pipeline.patches.qemu_selftest.devices import GridOptions, check_devices
+from pipeline.patches.qemu_selftest.grid import (
+    ALLOW_LIST_FILE,
+    GRID_PREFIX,
+    UNSUPPORTED_FILE,
+    format_grid,
+    rows_from_results,
+)
 from pipeline.patches.qemu_selftest.legacy import check_legacy
 from pipeline.patches.qemu_selftest.machines import check_machine, check_machine_help
 from pipeline.patches.qemu_selftest.results import (
@@ -37,7 +45,8 @@ from pipeline.patches.qemu_selftest.vhost_user import check_reconnect_survives, 
 
 
 def run_selftest(tree: Path, series: list[Path], workdir: Path, *, keep: bool = False,
-                 legacy_qemu: Path | None = None) -> list[SelftestResult]:
+                 legacy_qemu: Path | None = None,
+                 grid: GridOptions | None = None) -> list[SelftestResult]:
     """Apply ``series`` to a copy of ``tree`` in ``workdir``, build it and run every check.
 
     ``legacy_qemu`` (a qemu-kvm-ev 2.12 binary) adds the cross-version save/load checks.
@@ -61,10 +70,24 @@ def run_selftest(tree: Path, series: list[Path], workdir: Path, *, keep: bool = 
     scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
     try:
         results += run_checks(build, scratch, series, workdir, legacy_qemu)
+        results += check_devices(build.binary, build.firmware, scratch, legacy_qemu,
+                                 legacy_common(results), grid or default_grid(series))
     finally:
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
     return results
+
+
+def default_grid(series: Sequence[Path]) -> GridOptions:
+    """All sets and accelerators; the data files next to the series (patches/qemu/)."""
+    data = series[0].parent if series else Path("patches/qemu")
+    return GridOptions(None, None, data / ALLOW_LIST_FILE, data / UNSUPPORTED_FILE)
+
+
+def legacy_common(results: Sequence[SelftestResult]) -> list[str]:
+    """The machine types the legacy checks found in both builds (from their load results)."""
+    prefix = "legacy-load:"
+    return [r.name[len(prefix):] for r in results if r.name.startswith(prefix)]
 
 
 def run_checks(build: QemuBuild, scratch: Path, series: Sequence[Path], workdir: Path,
@@ -94,10 +117,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep guest logs, sockets and saved states")
+    parser.add_argument("--device-sets", metavar="GLOBS",
+                        help="run only these device sets of the grid (comma-separated globs, "
+                             "e.g. 'libvirt,nic-*'); default: all")
+    parser.add_argument("--accels", metavar="LIST", help="tcg,kvm (default: both)")
+    parser.add_argument("--allow-list", type=Path, metavar="FILE",
+                        help=f"reviewed qtree differences (default: {ALLOW_LIST_FILE} next to "
+                             "the series)")
+    parser.add_argument("--unsupported", type=Path, metavar="FILE",
+                        help=f"declared unsupported rows (default: {UNSUPPORTED_FILE} next to "
+                             "the series)")
     parser.add_argument("--legacy-qemu", type=Path, metavar="BINARY",
                         help="qemu-kvm-ev 2.12 qemu-system-x86_64 (or /usr/libexec/qemu-kvm): "
                              "also save guests there and load them in 6.2, and back")
     return parser.parse_args(argv)
+
+
+def grid_options(args: argparse.Namespace) -> GridOptions:
+    defaults = default_grid([p.resolve() for p in args.series])
+    return GridOptions(args.device_sets, args.accels,
+                       args.allow_list.resolve() if args.allow_list else defaults.allow_list,
+                       args.unsupported.resolve() if args.unsupported
+                       else defaults.unsupported)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,12 +147,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = run_selftest(args.tree.resolve(), [p.resolve() for p in args.series],
                                args.workdir.resolve(), keep=args.keep,
                                legacy_qemu=args.legacy_qemu.resolve() if args.legacy_qemu
-                               else None)
+                               else None, grid=grid_options(args))
     except (ToolMissing, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
     else:
-        print("\n".join(format_results(results)))
+        print("\n".join(format_results([r for r in results
+                                         if not r.name.startswith(GRID_PREFIX)])))
+        rows = rows_from_results(results)
+        if rows:
+            print("\n".join(format_grid(rows)))
     return exit_code(results)

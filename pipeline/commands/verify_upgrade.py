@@ -26,6 +26,7 @@ from pipeline.upgrade.verify import (
     fast_roots,
     run_precheck_only,
     run_scenario,
+    sweep_roots,
 )
 
 
@@ -97,6 +98,7 @@ def _run_one(args: argparse.Namespace, ctx: Context, scenario: scenarios.Scenari
         entry = replay.key(ctx.tree, matrix, scenario, options)
         cached = replay.load(folder, entry)
         if cached is not None:
+            sweep_roots(scenario, options)
             return cached
     result = _fresh(args, ctx, scenario, options)
     if entry is not None:

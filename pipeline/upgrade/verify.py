@@ -84,11 +84,8 @@ class ScenarioResult:
 def run_scenario(scenario: Scenario, prepared: Prepared, options: Options) -> ScenarioResult:
     """Pre-checks plus the sandbox run, as one result."""
     findings = precheck(scenario, prepared)
+    sweep_roots(scenario, options)
     parent = _mkdir(options.roots or options.cache / "roots")
-    mine = re.compile(re.escape(scenario.id) + r"-[a-z0-9_]{8}")  # mkdtemp's names
-    for stale in parent.iterdir():  # left by a killed run (the tree's lock is held: no other
-        if mine.fullmatch(stale.name) and stale.is_dir() and not options.keep:  # run owns it)
-            files.remove_tree(stale, parent)
     workdir = Path(tempfile.mkdtemp(prefix=f"{scenario.id}-", dir=parent))
     config = SandboxConfig(workdir=workdir, repos=prepared.repos,
                            package_manager=options.package_manager, image=options.image,
@@ -211,6 +208,20 @@ def _keep_log(log: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log, dest)
     return dest
+
+
+def sweep_roots(scenario: Scenario, options: Options) -> None:
+    """Remove the roots ``scenario``'s killed runs left (the tree's lock is held: no other run
+    owns them), then the roots folder itself once empty. Every run of the scenario does it,
+    a replayed one too (it starts no sandbox of its own)."""
+    parent = options.roots or options.cache / "roots"
+    if options.keep or not parent.is_dir():
+        return
+    mine = re.compile(re.escape(scenario.id) + r"-[a-z0-9_]{8}")  # mkdtemp's names
+    for stale in parent.iterdir():
+        if mine.fullmatch(stale.name) and stale.is_dir():
+            files.remove_tree(stale, parent)
+    _prune(parent)
 
 
 def _prune(roots: Path) -> None:

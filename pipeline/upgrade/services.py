@@ -87,16 +87,11 @@ def check_services(record: ServiceRecord | None, expect: ServiceExpect,
             out.append(_f("service-not-restarted", cell,
                           f"{unit} was running before the upgrade and was not restarted by it "
                           f"(now {state}); systemctl calls: {calls}"))
-    for unit in expect.enabled:
-        if unit not in record.enabled:
-            out.append(_f("service-state-lost", cell,
-                          f"{unit} was enabled before the upgrade and is not after it; "
-                          f"systemctl calls: {calls}"))
-    for unit in expect.active:
-        if unit not in record.active:
-            out.append(_f("service-state-lost", cell,
-                          f"{unit} was active before the upgrade and is not after it; "
-                          f"systemctl calls: {calls}"))
+    for state, wanted, seen in (("enabled", expect.enabled, record.enabled),
+                                ("active", expect.active, record.active)):
+        out += [_f("service-state-lost", cell,
+                   f"{unit} was {state} before the upgrade and is not after it; "
+                   f"systemctl calls: {calls}") for unit in wanted if unit not in seen]
     for unit in expect.masked:
         if unit not in record.masked:
             out.append(_f("socket-not-masked", cell,

@@ -56,3 +56,19 @@ def shared_cache() -> Path:
     path = ROOT / ".cache" / "sources"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _run_records() -> dict[str, float]:
+    runs = ROOT / ".cache" / "runs"
+    return {p.name: p.stat().st_mtime for p in runs.glob("*.json")} if runs.is_dir() else {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_run_records_untouched() -> Any:
+    """Tests run the CLI on copies of the tree: a run record they wrote into the checkout's
+    .cache/runs would turn up in the user's next `virt-pipeline report` as their own run."""
+    before = _run_records()
+    yield
+    after = _run_records()
+    assert after == before, f"tests wrote run records into {ROOT / '.cache/runs'}: " \
+        f"{sorted(k for k in after if after.get(k) != before.get(k))}"

@@ -21,10 +21,20 @@ from pipeline import cli
 from pipeline.migration import cpumap, data
 from pipeline.migration.probe import open_probe
 from pipeline.migration.qemuout import power_of_two_at_least
+from tests.support.tree import copy_tree
 
 pytestmark = pytest.mark.integration
 
 TREE = Path(__file__).resolve().parents[2]
+#: the CLI runs on a copy of the tree: its run records (.cache/runs) never land in the checkout
+WORK: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _work_tree(tmp_path_factory: pytest.TempPathFactory) -> None:
+    WORK[:] = [copy_tree(tmp_path_factory.mktemp("migcheck") / "tree")]
+
+
 DATA = TREE / "tests" / "data" / "migration"
 QEMU = "qemu-system-x86_64"
 
@@ -38,7 +48,7 @@ def _tools() -> None:
 
 
 def migcheck(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code = cli.main(["-C", str(TREE), "migcheck", "--json", "--emulator", QEMU, *args])
+    code = cli.main(["-C", str(WORK[0]), "migcheck", "--json", "--emulator", QEMU, *args])
     out = capsys.readouterr().out
     return code, json.loads(out) if out.strip() else {}
 
@@ -166,7 +176,7 @@ def test_declared_unsupported_row_names_the_vm(capsys: pytest.CaptureFixture[str
 
 def test_missing_emulator_exits_3_naming_the_package(capsys: pytest.CaptureFixture[str],
                                                      tmp_path: Path) -> None:
-    code = cli.main(["-C", str(TREE), "migcheck", "--emulator", str(tmp_path / "qemu-kvm")])
+    code = cli.main(["-C", str(WORK[0]), "migcheck", "--emulator", str(tmp_path / "qemu-kvm")])
     assert code == 3
     assert "qemu-system-x86" in capsys.readouterr().err
 
@@ -178,7 +188,7 @@ def test_malformed_domain_exits_2_naming_the_file(capsys: pytest.CaptureFixture[
     shutil.copy(DATA / "clean" / "app01.xml", domains)
     (domains / "broken.xml").write_text("<domain>\n  <name>x</name>\n  <os>\n</domain>\n")
     junit = tmp_path / "junit.xml"
-    code = cli.main(["-C", str(TREE), "migcheck", "--emulator", QEMU, "--domains",
+    code = cli.main(["-C", str(WORK[0]), "migcheck", "--emulator", QEMU, "--domains",
                      str(domains), "--junit", str(junit)])
     err = capsys.readouterr().err
     assert code == 2

@@ -16,10 +16,20 @@ import pytest
 
 from pipeline import cli
 from pipeline.migration import data
+from tests.support.tree import copy_tree
 
 pytestmark = pytest.mark.integration
 
 TREE = Path(__file__).resolve().parents[2]
+#: the CLI runs on a copy of the tree: its run records (.cache/runs) never land in the checkout
+WORK: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _work_tree(tmp_path_factory: pytest.TempPathFactory) -> None:
+    WORK[:] = [copy_tree(tmp_path_factory.mktemp("migcheck") / "tree")]
+
+
 LEGACY = os.environ.get("VP_LEGACY_QEMU", "")
 
 
@@ -31,7 +41,7 @@ def _legacy() -> None:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
-    code = cli.main(["-C", str(TREE), "migcheck", "--json", "--emulator", LEGACY, *args])
+    code = cli.main(["-C", str(WORK[0]), "migcheck", "--json", "--emulator", LEGACY, *args])
     return code, json.loads(capsys.readouterr().out)
 
 

@@ -15,10 +15,20 @@ from pipeline import cli
 from pipeline.core import cmd
 from pipeline.upgrade import capture, rootbase, synth
 from pipeline.upgrade.manifest import FileEntry, LegacySet, load_manifest
+from tests.support.tree import copy_tree
 
 pytestmark = pytest.mark.integration
 
 TREE = Path(__file__).resolve().parents[2]
+#: the CLI runs on a copy of the tree: its run records (.cache/runs) never land in the checkout
+WORK: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _work_tree(tmp_path_factory: pytest.TempPathFactory) -> None:
+    WORK[:] = [copy_tree(tmp_path_factory.mktemp("legacy") / "tree")]
+
+
 CACHE = TREE / ".cache" / "standins"
 
 
@@ -44,7 +54,7 @@ def test_rpmdb_capture_equals_the_source_manifest(tmp_path: Path,
     # qemu-kvm-common-ev's real %post made the qemu user (in group kvm, id 107)
     assert "qemu:x:107:" in (root / "etc/passwd").read_text()
     out = tmp_path / "captured.yaml"
-    code = cli.main(["-C", str(TREE), "legacy", "capture", "--rpmdb", str(root),
+    code = cli.main(["-C", str(WORK[0]), "legacy", "capture", "--rpmdb", str(root),
                      "--id", source.id, "--os", source.os, "--description", source.description,
                      "--packages", "qemu*", "libvirt*", "-o", str(out), "--json"])
     assert code == 0
@@ -83,7 +93,7 @@ def test_folder_capture_via_cli_guesses_id_and_os(tmp_path: Path) -> None:
     for rpm in rpms:
         shutil.copy2(rpm, folder / rpm.name)
     out = tmp_path / "oe-host.yaml"
-    assert cli.main(["-C", str(TREE), "legacy", "capture", "--rpms", str(folder),
+    assert cli.main(["-C", str(WORK[0]), "legacy", "capture", "--rpms", str(folder),
                      "-o", str(out)]) == 0
     captured = load_manifest(out)
     assert (captured.id, captured.os) == ("oe-host", "bclinux-euler")
@@ -91,6 +101,6 @@ def test_folder_capture_via_cli_guesses_id_and_os(tmp_path: Path) -> None:
 
 
 def test_capture_errors(tmp_path: Path) -> None:
-    assert cli.main(["-C", str(TREE), "legacy", "capture", "--rpms", str(tmp_path),
+    assert cli.main(["-C", str(WORK[0]), "legacy", "capture", "--rpms", str(tmp_path),
                      "-o", str(tmp_path / "x.yaml")]) == 2
     assert not (tmp_path / "x.yaml").exists()

@@ -11,10 +11,20 @@ import pytest
 from pipeline import cli
 from pipeline.upgrade import repometa, synth
 from pipeline.upgrade.manifest import load_manifest
+from tests.support.tree import copy_tree
 
 pytestmark = pytest.mark.integration
 
 TREE = Path(__file__).resolve().parents[2]
+#: the CLI runs on a copy of the tree: its run records (.cache/runs) never land in the checkout
+WORK: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _work_tree(tmp_path_factory: pytest.TempPathFactory) -> None:
+    WORK[:] = [copy_tree(tmp_path_factory.mktemp("legacy") / "tree")]
+
+
 CACHE = TREE / ".cache" / "standins"
 
 
@@ -30,7 +40,7 @@ def test_repo_capture_equals_the_source_but_modes_and_configs(tmp_path: Path) ->
     rpms = synth.build_rpms(source.packages, CACHE, workdir=tmp_path / "work")
     repo = synth.make_repo(rpms, tmp_path / "repo")
     out = tmp_path / "ev.yaml"
-    assert cli.main(["-C", str(TREE), "legacy", "capture", "--repo", str(repo),
+    assert cli.main(["-C", str(WORK[0]), "legacy", "capture", "--repo", str(repo),
                      "--repository", "example/ev-mirror", "-o", str(out)]) == 0
     captured = load_manifest(out)
     assert captured.os == "bclinux7"
@@ -58,14 +68,14 @@ def test_repo_capture_over_file_url_and_pattern(tmp_path: Path) -> None:
 
 
 def test_repo_capture_of_a_folder_without_metadata_is_bad_input(tmp_path: Path) -> None:
-    assert cli.main(["-C", str(TREE), "legacy", "capture", "--repo", str(tmp_path),
+    assert cli.main(["-C", str(WORK[0]), "legacy", "capture", "--repo", str(tmp_path),
                      "-o", str(tmp_path / "x.yaml")]) == 2
     assert not (tmp_path / "x.yaml").exists()
 
 
 def test_spec_capture_expands_with_the_os_macros(tmp_path: Path) -> None:
     out = tmp_path / "py.yaml"
-    assert cli.main(["-C", str(TREE), "legacy", "capture", "--spec",
+    assert cli.main(["-C", str(WORK[0]), "legacy", "capture", "--spec",
                      str(TREE / "specs/bclinux7/libvirt-python.spec"), "--os", "bclinux7",
                      "--repository", "local", "--commit", "0" * 40, "-o", str(out)]) == 0
     captured = load_manifest(out)
@@ -80,6 +90,6 @@ def test_spec_capture_expands_with_the_os_macros(tmp_path: Path) -> None:
 
 
 def test_spec_capture_needs_an_os(tmp_path: Path) -> None:
-    assert cli.main(["-C", str(TREE), "legacy", "capture", "--spec",
+    assert cli.main(["-C", str(WORK[0]), "legacy", "capture", "--spec",
                      str(TREE / "specs/bclinux7/libvirt-python.spec"),
                      "-o", str(tmp_path / "x.yaml")]) == 2

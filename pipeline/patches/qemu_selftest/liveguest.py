@@ -81,9 +81,7 @@ done
 def cpio_newc(entries: Iterable[tuple[str, int, bytes]]) -> bytes:
     """A cpio archive (newc) of ``(name, mode, data)`` entries; a symlink's data is its target."""
     out = bytearray()
-    ino = 0
-    for name, mode, data in [*entries, ("TRAILER!!!", 0, b"")]:
-        ino += 1
+    for ino, (name, mode, data) in enumerate([*entries, ("TRAILER!!!", 0, b"")], start=1):
         nlink = 2 if (mode & 0o170000) == 0o040000 else 1
         fields = (ino, mode, 0, 0, nlink, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0)
         out += b"070701" + "".join(f"{f:08x}" for f in fields).encode()

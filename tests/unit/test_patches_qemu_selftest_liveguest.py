@@ -157,6 +157,9 @@ def test_live_row_pass_and_its_results(tmp_path: Path, monkeypatch: pytest.Monke
     result = lg.live_result(row)
     assert result.name == "live-guest:pc-q35-rhel7.6.0:2.12->6.2" and result.passed
     assert "heartbeats 6->24" in result.detail
+    skipped = lg.SelftestResult("live-guest", True, "no --legacy-qemu", skipped=True)
+    assert lg.format_observed([result, skipped]) == [
+        "observed live-guest:pc-q35-rhel7.6.0:2.12->6.2: pass: " + GOOD.text()]
 
 
 def test_live_row_fails_and_can_be_declared(tmp_path: Path,

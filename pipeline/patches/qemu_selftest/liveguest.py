@@ -364,6 +364,13 @@ def live_result(row: GridRow) -> SelftestResult:
                           skipped=row.status == SKIP)
 
 
+def format_observed(results: Sequence[SelftestResult]) -> list[str]:
+    """``observed live-guest:<machine>:<direction>: heartbeats ...`` for every live row run."""
+    prefix = f"{RESULT_PREFIX}:"
+    return [f"observed {r.name}: {r.detail}" for r in results
+            if r.name.startswith(prefix) and not r.skipped]
+
+
 def check_live_guest(new: Path, firmware: Path, scratch: Path, legacy: Path | None,
                      machines: Sequence[str], unsupported: Path,
                      cache: Path) -> list[SelftestResult]:

@@ -23,7 +23,7 @@ from pipeline.patches.qemu_selftest.grid import (
     rows_from_results,
 )
 from pipeline.patches.qemu_selftest.legacy import check_legacy, legacy_machines
-from pipeline.patches.qemu_selftest.liveguest import check_live_guest
+from pipeline.patches.qemu_selftest.liveguest import check_live_guest, format_observed
 from pipeline.patches.qemu_selftest.machines import check_machine, check_machine_help
 from pipeline.patches.qemu_selftest.results import (
     CURRENT_MACHINE,
@@ -208,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print("\n".join(format_results([r for r in results
                                          if not r.name.startswith(GRID_PREFIX)])))
+        print("\n".join(format_observed(results)))
         rows = rows_from_results(results)
         if rows:
             print("\n".join(format_grid(rows)))

@@ -300,6 +300,8 @@ def migrate_live(cfg: LiveConfig, source: Side, target: Side, machine: str,
     tag = f"live-{machine}-{source.label}"
     disk = cfg.scratch / f"{tag}.disk"
     disk.write_bytes(b"\0" * (1 << 20))
+    for side in ("src", "dst"):  # a stale log would show heartbeats this guest never gave
+        (cfg.scratch / f"{tag}-{side}.serial").unlink(missing_ok=True)
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind(("127.0.0.1", 0))
     listener.setblocking(False)

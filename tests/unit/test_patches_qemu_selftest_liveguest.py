@@ -213,3 +213,34 @@ def test_main_wants_a_tree_or_a_binary(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         st_run.parse_args(["--series", "p", "--workdir", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_run_selftest_adds_the_live_group_only_when_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full run hands the live group the types the legacy loads found and the unsupported
+    file next to the series; without --live-guest nothing of it runs."""
+    build = st_run.QemuBuild(tmp_path / "src", tmp_path / "build", tmp_path / "logs")
+    legacy = tmp_path / "qemu-kvm"
+    legacy.write_text("")
+    legacy.chmod(0o755)
+    seen: list[tuple[object, ...]] = []
+    monkeypatch.setattr(st_run, "check_tools", lambda: None)
+    monkeypatch.setattr(st_run, "prepare_tree", lambda *_a: build)
+    monkeypatch.setattr(st_run, "build_qemu", lambda _b: None)
+    monkeypatch.setattr(st_run, "run_checks", lambda *_a: [
+        lg.SelftestResult("legacy-load:pc-q35-rhel7.6.0", True, "")])
+    monkeypatch.setattr(st_run, "check_devices", lambda *_a: [])
+    monkeypatch.setattr(st_run, "check_live_guest", lambda *a: seen.append(a) or [
+        lg.SelftestResult("live-guest:pc-q35-rhel7.6.0:2.12->6.2", True, "pass")])
+    series = [tmp_path / "patches" / "0001.patch"]
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    results = st_run.run_selftest(tree, series, tmp_path / "work", legacy_qemu=legacy)
+    assert not seen and [r.name for r in results][-1] == "legacy-load:pc-q35-rhel7.6.0"
+    results = st_run.run_selftest(tree, series, tmp_path / "work", legacy_qemu=legacy,
+                                  live_guest=True)
+    assert results[-1].name == "live-guest:pc-q35-rhel7.6.0:2.12->6.2"
+    [args] = seen
+    assert args[0] == build.binary and args[3] == legacy
+    assert args[4] == ["pc-q35-rhel7.6.0"]
+    assert args[5] == tmp_path / "patches" / "unsupported-migrations.yaml"

@@ -188,7 +188,7 @@ def test_check_live_guest_skips_loudly(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(lg, "build_image", no_download)
     [skip] = lg.check_live_guest(*args, tmp_path / "legacy", ["pc-q35-rhel7.6.0"],
                                  unsupported, tmp_path)
-    assert skip.skipped and skip.detail.startswith("SKIPPED: no guest image")
+    assert skip.skipped and skip.detail.startswith("no guest image from Debian packages")
 
 
 def test_build_image_reuses_a_cached_guest(tmp_path: Path) -> None:

@@ -383,8 +383,8 @@ def check_live_guest(new: Path, firmware: Path, scratch: Path, legacy: Path | No
     try:
         image = build_image(cache)
     except (CommandFailed, ToolMissing, ValueError, StopIteration, OSError) as exc:
-        return [SelftestResult(RESULT_PREFIX, True, f"SKIPPED: no guest image from Debian "
-                               f"packages ({exc})", skipped=True)]
+        return [SelftestResult(RESULT_PREFIX, True, f"no guest image from Debian packages, "
+                               f"running Linux guest not migrated: {exc}", skipped=True)]
     cfg = LiveConfig(image, grid_firmware(firmware, scratch), scratch,
                      load_unsupported(unsupported))
     old, new_side = Side("2.12", legacy), Side("6.2", new)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -203,8 +204,12 @@ def build_image(cache: Path) -> GuestImage:
                                                      for name in order).encode())]
     entries += [(f"lib/modules/{name}.ko", 0o100644, files[name].read_bytes())
                 for name in order]
-    image.initrd.write_bytes(gzip.compress(cpio_newc(entries), compresslevel=6))
-    image.kernel.write_bytes(next((root / "boot").glob("vmlinuz-*")).read_bytes())
+    for target, data in ((image.initrd, gzip.compress(cpio_newc(entries), compresslevel=6)),
+                         (image.kernel, next((root / "boot").glob("vmlinuz-*")).read_bytes())):
+        partial = target.with_name(target.name + ".partial")  # never reused half-written
+        partial.write_bytes(data)
+        partial.replace(target)
+    shutil.rmtree(root)  # ~400 MB of modules; the two files and the .debs are kept
     return image
 
 

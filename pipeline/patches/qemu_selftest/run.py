@@ -208,7 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print("\n".join(format_results([r for r in results
                                          if not r.name.startswith(GRID_PREFIX)])))
-        print("\n".join(format_observed(results)))
+        observed = format_observed(results)
+        if observed:
+            print("\n".join(observed))
         rows = rows_from_results(results)
         if rows:
             print("\n".join(format_grid(rows)))

@@ -83,11 +83,11 @@ def cross_load(source: Side, target: Side, firmware: Path, scratch: Path, name: 
     return SelftestResult(f"{name}:{machine}", loaded, detail)
 
 
-def legacy_machines(build: QemuBuild, legacy: Path) -> tuple[list[str], SelftestResult]:
+def legacy_machines(binary: Path, legacy: Path) -> tuple[list[str], SelftestResult]:
     """The machine types to test and a result saying which ones both builds offer."""
     name = "legacy-machines-common"
     try:
-        ours = parse_machine_help(run([os.fspath(build.binary), "-machine", "help"],
+        ours = parse_machine_help(run([os.fspath(binary), "-machine", "help"],
                                       timeout=60).stdout)
         theirs = parse_machine_help(run([os.fspath(legacy), "-machine", "help"],
                                         timeout=60).stdout)
@@ -104,7 +104,7 @@ def check_legacy(build: QemuBuild, scratch: Path, legacy: Path | None) -> list[S
     if legacy is None:
         return [SelftestResult(LEGACY_SKIPPED, True, "no --legacy-qemu given: migration from "
                                "and to qemu-kvm-ev 2.12 not tested", skipped=True)]
-    machines, listed = legacy_machines(build, legacy)
+    machines, listed = legacy_machines(build.binary, legacy)
     results = [listed]
     old, new = Side("2.12", legacy), Side("6.2", build.binary)
     for machine in machines:

@@ -22,7 +22,8 @@ from pipeline.patches.qemu_selftest.grid import (
     format_grid,
     rows_from_results,
 )
-from pipeline.patches.qemu_selftest.legacy import check_legacy
+from pipeline.patches.qemu_selftest.legacy import check_legacy, legacy_machines
+from pipeline.patches.qemu_selftest.liveguest import check_live_guest, format_observed
 from pipeline.patches.qemu_selftest.machines import check_machine, check_machine_help
 from pipeline.patches.qemu_selftest.results import (
     CURRENT_MACHINE,
@@ -46,15 +47,15 @@ from pipeline.patches.qemu_selftest.vhost_user import check_reconnect_survives, 
 
 def run_selftest(tree: Path, series: list[Path], workdir: Path, *, keep: bool = False,
                  legacy_qemu: Path | None = None,
-                 grid: GridOptions | None = None) -> list[SelftestResult]:
+                 grid: GridOptions | None = None,
+                 live_guest: bool = False) -> list[SelftestResult]:
     """Apply ``series`` to a copy of ``tree`` in ``workdir``, build it and run every check.
 
-    ``legacy_qemu`` (a qemu-kvm-ev 2.12 binary) adds the cross-version save/load checks.
+    ``legacy_qemu`` (a qemu-kvm-ev 2.12 binary) adds the cross-version save/load checks;
+    ``live_guest`` the running Linux guest migrated live both ways.
     """
     check_tools()
-    if legacy_qemu is not None and not (legacy_qemu.is_file()
-                                        and os.access(legacy_qemu, os.X_OK)):
-        raise InputError("--legacy-qemu: not an executable file", file=str(legacy_qemu))
+    check_legacy_binary(legacy_qemu)
     if workdir.resolve().is_relative_to(tree.resolve()):
         raise InputError("the workdir must not be inside the pristine tree", file=str(workdir))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -70,12 +71,47 @@ def run_selftest(tree: Path, series: list[Path], workdir: Path, *, keep: bool = 
     scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
     try:
         results += run_checks(build, scratch, series, workdir, legacy_qemu)
+        grid = grid or default_grid(series)
         results += check_devices(build.binary, build.firmware, scratch, legacy_qemu,
-                                 legacy_common(results), grid or default_grid(series))
+                                 legacy_common(results), grid)
+        if live_guest:
+            results += check_live_guest(build.binary, build.firmware, scratch, legacy_qemu,
+                                        legacy_common(results), grid.unsupported,
+                                        workdir / "guest-cache")
     finally:
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
     return results
+
+
+def check_legacy_binary(legacy_qemu: Path | None) -> None:
+    if legacy_qemu is not None and not (legacy_qemu.is_file()
+                                        and os.access(legacy_qemu, os.X_OK)):
+        raise InputError("--legacy-qemu: not an executable file", file=str(legacy_qemu))
+
+
+def run_live_only(binary: Path, workdir: Path, legacy_qemu: Path | None, unsupported: Path, *,
+                  keep: bool = False) -> list[SelftestResult]:
+    """Only the live-guest group, against an already built ``binary`` (firmware: the
+    ``pc-bios`` next to it, as a build directory has): nothing is patched or rebuilt.
+    """
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise InputError("--binary: not an executable file", file=str(binary))
+    check_legacy_binary(legacy_qemu)
+    workdir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
+    try:
+        results: list[SelftestResult] = []
+        machines: list[str] = []
+        if legacy_qemu is not None:
+            machines, listed = legacy_machines(binary, legacy_qemu)
+            results.append(listed)
+        return results + check_live_guest(binary, binary.parent / "pc-bios", scratch,
+                                          legacy_qemu, machines, unsupported,
+                                          workdir / "guest-cache")
+    finally:
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def default_grid(series: Sequence[Path]) -> GridOptions:
@@ -108,8 +144,9 @@ def run_checks(build: QemuBuild, scratch: Path, series: Sequence[Path], workdir:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.patches.qemu_selftest",
                                      description=(package.__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--tree", type=Path, required=True,
-                        help="pristine QEMU 6.2.0 source tree (unpacked release tarball)")
+    parser.add_argument("--tree", type=Path,
+                        help="pristine QEMU 6.2.0 source tree (unpacked release tarball); "
+                             "required unless --binary")
     parser.add_argument("--series", type=Path, nargs="+", required=True,
                         help="patch files, in series order")
     parser.add_argument("--workdir", type=Path, required=True,
@@ -130,7 +167,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--legacy-qemu", type=Path, metavar="BINARY",
                         help="qemu-kvm-ev 2.12 qemu-system-x86_64 (or /usr/libexec/qemu-kvm): "
                              "also save guests there and load them in 6.2, and back")
-    return parser.parse_args(argv)
+    parser.add_argument("--live-guest", action="store_true",
+                        help="also migrate a running Linux guest (Debian kernel + busybox, "
+                             "fetched with apt-get download) live both ways on every type "
+                             "(needs --legacy-qemu)")
+    parser.add_argument("--binary", type=Path, metavar="BINARY",
+                        help="an already built patched qemu-system-x86_64 (with pc-bios/ "
+                             "next to it): run only the live-guest group against it, "
+                             "without patching or building anything")
+    args = parser.parse_args(argv)
+    if args.tree is None and args.binary is None:
+        parser.error("--tree is required (or --binary for the live-guest group alone)")
+    return args
 
 
 def grid_options(args: argparse.Namespace) -> GridOptions:
@@ -143,11 +191,15 @@ def grid_options(args: argparse.Namespace) -> GridOptions:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    legacy = args.legacy_qemu.resolve() if args.legacy_qemu else None
     try:
-        results = run_selftest(args.tree.resolve(), [p.resolve() for p in args.series],
-                               args.workdir.resolve(), keep=args.keep,
-                               legacy_qemu=args.legacy_qemu.resolve() if args.legacy_qemu
-                               else None, grid=grid_options(args))
+        if args.binary is not None:
+            results = run_live_only(args.binary.resolve(), args.workdir.resolve(), legacy,
+                                    grid_options(args).unsupported, keep=args.keep)
+        else:
+            results = run_selftest(args.tree.resolve(), [p.resolve() for p in args.series],
+                                   args.workdir.resolve(), keep=args.keep, legacy_qemu=legacy,
+                                   grid=grid_options(args), live_guest=args.live_guest)
     except (ToolMissing, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -156,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print("\n".join(format_results([r for r in results
                                          if not r.name.startswith(GRID_PREFIX)])))
+        observed = format_observed(results)
+        if observed:
+            print("\n".join(observed))
         rows = rows_from_results(results)
         if rows:
             print("\n".join(format_grid(rows)))

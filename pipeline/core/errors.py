@@ -28,9 +28,17 @@ class InputError(PipelineError):
     def _format(self) -> str:
         where = ""
         if self.file:
-            where = self.file + (f":{self.line}" if self.line else "") + ": "
-        key = f"{self.key}: " if self.key else ""
-        return f"{where}{key}{self.reason}"
+            where = one_line(self.file) + (f":{self.line}" if self.line else "") + ": "
+        key = f"{one_line(self.key)}: " if self.key else ""
+        return f"{where}{key}{one_line(self.reason)}"
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters written as escapes: data (a YAML key holding a
+    newline, a file name) can never split the one-line error into several."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ToolMissing(PipelineError):

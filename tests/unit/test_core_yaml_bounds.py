@@ -233,3 +233,12 @@ def test_any_damaged_ledger_manifest_or_scenarios_is_input_error(choice: int, va
         assert "\n" not in str(exc).strip()
     finally:
         (tree / name).write_text((ROOT_TREE / name).read_text())
+
+
+def test_an_error_stays_one_line_whatever_the_data_holds() -> None:
+    """Found by the property test above: a YAML key holding a newline split the error line."""
+    from pipeline.core.errors import InputError
+
+    err = InputError("unknown key\r", file="a\nb.yaml", line=1, key="x\n\ty")
+    assert str(err) == "a\\nb.yaml:1: x\\n\\ty: unknown key\\r"
+    assert "\n" not in str(err)

@@ -21,18 +21,13 @@ from pipeline import cli
 from pipeline.migration import cpumap, data
 from pipeline.migration.probe import open_probe
 from pipeline.migration.qemuout import power_of_two_at_least
-from tests.support.tree import copy_tree
+from tests.support.tree import work_tree_fixture
 
 pytestmark = pytest.mark.integration
 
 TREE = Path(__file__).resolve().parents[2]
-#: the CLI runs on a copy of the tree: its run records (.cache/runs) never land in the checkout
-WORK: list[Path] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _work_tree(tmp_path_factory: pytest.TempPathFactory) -> None:
-    WORK[:] = [copy_tree(tmp_path_factory.mktemp("migcheck") / "tree")]
+WORK: list[Path] = []  # the CLI runs on a copy of the tree (see work_tree_fixture)
+_work_tree = work_tree_fixture(WORK, "migcheck")
 
 
 DATA = TREE / "tests" / "data" / "migration"

@@ -11,18 +11,13 @@ import pytest
 from pipeline import cli
 from pipeline.upgrade import repometa, synth
 from pipeline.upgrade.manifest import load_manifest
-from tests.support.tree import copy_tree
+from tests.support.tree import work_tree_fixture
 
 pytestmark = pytest.mark.integration
 
 TREE = Path(__file__).resolve().parents[2]
-#: the CLI runs on a copy of the tree: its run records (.cache/runs) never land in the checkout
-WORK: list[Path] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _work_tree(tmp_path_factory: pytest.TempPathFactory) -> None:
-    WORK[:] = [copy_tree(tmp_path_factory.mktemp("legacy") / "tree")]
+WORK: list[Path] = []  # the CLI runs on a copy of the tree (see work_tree_fixture)
+_work_tree = work_tree_fixture(WORK, "legacy")
 
 
 CACHE = TREE / ".cache" / "standins"

@@ -17,7 +17,6 @@ minus the tick the dependency was tagged at
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +27,7 @@ if str(ROOT) not in sys.path:
 
 from pipeline.builds.builders.base import BuildJob  # noqa: E402
 from pipeline.builds.builders.koji import KojiBuilder  # noqa: E402
-from tests.support.kojihub import KojiHub, setup_virt_hub, write_profile  # noqa: E402
+from tests.support.kojihub import KojiHub, make_srpm, setup_virt_hub, write_profile  # noqa: E402
 from tests.support.kojisim import HubConfig  # noqa: E402
 
 LAG_S = 7200
@@ -47,14 +46,6 @@ bench
 %changelog
 """
 
-
-def make_srpm(folder: Path) -> Path:
-    spec = folder / "libvirt-python.spec"
-    spec.write_text(SPEC, encoding="utf-8")
-    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {folder / 'top'}",
-                    "--define", "dist .el7", str(spec)], check=True, capture_output=True)
-    (srpm,) = (folder / "top" / "SRPMS").glob("*.src.rpm")
-    return srpm
 
 
 def seconds_to_start(version: str, srpm: Path, tmp: Path) -> tuple[int, int, bool]:
@@ -87,7 +78,7 @@ def seconds_to_start(version: str, srpm: Path, tmp: Path) -> tuple[int, int, boo
 def main() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="bench-koji-wait-") as name:
         tmp = Path(name)
-        srpm = make_srpm(tmp)
+        srpm = make_srpm(tmp, "libvirt-python", SPEC)
         with_req, req_calls, ok1 = seconds_to_start("1.35.3", srpm, tmp)
         without, old_calls, ok2 = seconds_to_start("1.34.1", srpm, tmp)
     assert ok1 and ok2, "a benchmark build failed"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import koji
 from pipeline.builds.builders.base import BuildJob
 from pipeline.builds.builders.koji import KojiBuilder
 from pipeline.builds.builders.kojiwatch import Backoff
-from tests.support.kojihub import KojiHub, setup_virt_hub
+from tests.support.kojihub import KojiHub, make_srpm, setup_virt_hub
 
 SPEC = """\
 Name: conf-hello
@@ -48,14 +47,6 @@ def setup_tags(admin: Any) -> None:
     build = admin.createEmptyBuild("libvirt", "6.2.0", "1.el7", None)
     admin.tagBuildBypass("bclinux7-virt", build)
 
-
-def make_srpm(folder: Path) -> Path:
-    spec = folder / "conf-hello.spec"
-    spec.write_text(SPEC, encoding="utf-8")
-    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {folder / 'top'}",
-                    "--define", "dist .el7", str(spec)], check=True, capture_output=True)
-    (srpm,) = (folder / "top" / "SRPMS").glob("*.src.rpm")
-    return srpm
 
 
 def profile(work: Path, url: str) -> Path:
@@ -184,7 +175,7 @@ def _standin_build_keys() -> list[str]:
 
 
 def _backend(checks: Any, hub: Any, work: Path, user: Any, admin: Any) -> None:
-    srpm = make_srpm(work)
+    srpm = make_srpm(work, "conf-hello", SPEC)
     cfg = profile(work, hub.url)
 
     def builder(**kw: Any) -> KojiBuilder:

@@ -15,7 +15,7 @@ from pipeline import cli
 from pipeline.core import cmd
 from pipeline.upgrade import capture, rootbase, synth
 from pipeline.upgrade.manifest import FileEntry, LegacySet, load_manifest
-from tests.support.tree import work_tree_fixture
+from tests.support.tree import tools_fixture, work_tree_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -27,11 +27,7 @@ _work_tree = work_tree_fixture(WORK, "legacy")
 CACHE = TREE / ".cache" / "standins"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tools() -> None:
-    for tool in ("rpmbuild", "rpm", "busybox"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (make setup installs it)")
+_tools = tools_fixture("rpmbuild", "rpm", "busybox")
 
 
 def test_rpmdb_capture_equals_the_source_manifest(tmp_path: Path,

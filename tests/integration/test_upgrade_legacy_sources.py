@@ -3,7 +3,6 @@ as rpm expands it with an OS's macros, no build)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from pipeline import cli
 from pipeline.upgrade import repometa, synth
 from pipeline.upgrade.manifest import load_manifest
-from tests.support.tree import work_tree_fixture
+from tests.support.tree import tools_fixture, work_tree_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +22,7 @@ _work_tree = work_tree_fixture(WORK, "legacy")
 CACHE = TREE / ".cache" / "standins"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tools() -> None:
-    for tool in ("rpmbuild", "rpm", "rpmspec", "createrepo_c"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (make setup installs it)")
+_tools = tools_fixture("rpmbuild", "rpm", "rpmspec", "createrepo_c")
 
 
 def test_repo_capture_equals_the_source_but_modes_and_configs(tmp_path: Path) -> None:

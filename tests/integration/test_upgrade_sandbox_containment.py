@@ -26,17 +26,14 @@ from pipeline.upgrade import rootbase, synth
 from pipeline.upgrade.sandboxes.base import SandboxConfig
 from pipeline.upgrade.sandboxes.installroot import InstallRoot
 from tests.conftest import CliResult
+from tests.support.tree import tools_fixture
 
 pytestmark = pytest.mark.integration
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "standins"
 ATTACKS = ("mknod", "mount", "proc1", "dotdot", "net", "kill")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tools() -> None:
-    for tool in ("rpmbuild", "rpm", "createrepo_c", "dnf", "busybox", "bwrap"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (make setup installs it)")
+_tools = tools_fixture("rpmbuild", "rpm", "createrepo_c", "dnf", "busybox", "bwrap")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from pipeline.core import cmd
 from pipeline.matrix import load as matrix
 from pipeline.upgrade import newset, rootbase, synth
 from pipeline.upgrade.manifest import FileEntry, PackageManifest, load_manifest
+from tests.support.tree import tools_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -22,11 +22,7 @@ TREE = Path(__file__).resolve().parents[2]
 CACHE = TREE / ".cache" / "standins"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tools() -> None:
-    for tool in ("rpmbuild", "rpm", "createrepo_c", "dnf", "busybox"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (make setup installs it)")
+_tools = tools_fixture("rpmbuild", "rpm", "createrepo_c", "dnf", "busybox")
 
 
 def rpm_root(root: Path, *args: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import secrets
+import subprocess
 import threading
 import traceback
 import xmlrpc.client
@@ -401,3 +402,14 @@ def write_profile(path: Path, hub: KojiHub, *, profile: str = "standin",
         f"timeout = 60\nauth_timeout = 30\npoll_interval = {poll_interval}\n"
         "use_fast_upload = true\nupload_blocksize = 4096\n", encoding="utf-8")
     return path
+
+
+def make_srpm(folder: Path, name: str, spec_text: str) -> Path:
+    """A source RPM built with ``rpmbuild -bs`` from ``spec_text`` (dist ``.el7``) in ``folder``:
+    what the koji benchmark and the conformance run submit."""
+    spec = folder / f"{name}.spec"
+    spec.write_text(spec_text, encoding="utf-8")
+    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {folder / 'top'}",
+                    "--define", "dist .el7", str(spec)], check=True, capture_output=True)
+    (srpm,) = (folder / "top" / "SRPMS").glob("*.src.rpm")
+    return srpm

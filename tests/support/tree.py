@@ -34,3 +34,17 @@ def work_tree_fixture(holder: list[Path], name: str) -> Any:
         holder[:] = [copy_tree(tmp_path_factory.mktemp(name) / "tree")]
 
     return _work_tree
+
+
+def tools_fixture(*tools: str) -> Any:
+    """An autouse, module-scoped fixture that skips the module, naming the first of ``tools``
+    missing from PATH."""
+    import pytest
+
+    @pytest.fixture(scope="module", autouse=True)
+    def _tools() -> None:
+        for tool in tools:
+            if shutil.which(tool) is None:
+                pytest.skip(f"{tool} is not installed (make setup installs it)")
+
+    return _tools

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.context import Context
-from pipeline.core import runs
+from pipeline.core import runs, writeguard
 from pipeline.core.errors import PipelineError, environment_fault
 from pipeline.core.redact import redact, redact_data
 
@@ -72,24 +72,35 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     _sigterm_as_interrupt()
-    started = time.time()
-    error = None
+    outputs = [v for v in vars(args).values() if isinstance(v, writeguard.OutputPath)]
+    with writeguard.guarded(tree, outputs) as guard:
+        started = time.time()
+        code, error = _run(args, ctx)
+        if code == 130:
+            print("virt-pipeline: interrupted", file=sys.stderr)
+            return code
+        if guard.refused:  # raised, or caught by a retry or a fallback that went on
+            code, error = 2, redact(str(guard.refused[0]))
+        if error:
+            print(f"virt-pipeline: {error}", file=sys.stderr)
+        _keep_record(ctx, argv, started, code, error)
+        if guard.refused and not error:  # the record's own write was refused
+            print(f"virt-pipeline: {redact(str(guard.refused[0]))}", file=sys.stderr)
+            code = 2
+    return code
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> tuple[int, str | None]:
+    """The command's exit code and, when it failed, its one line."""
     try:
-        code = int(args.func(args, ctx))
-    except PipelineError as exc:
-        error = redact(str(exc))
-        print(f"virt-pipeline: {error}", file=sys.stderr)
-        code = exc.exit_code
+        return int(args.func(args, ctx)), None
+    except (PipelineError, writeguard.WriteRefused) as exc:
+        return exc.exit_code, redact(str(exc))
     except OSError as exc:  # the machine, not the input: a read-only .cache, a full disk
         fault = environment_fault(exc)
-        error = redact(str(fault))
-        print(f"virt-pipeline: {error}", file=sys.stderr)
-        code = fault.exit_code
+        return fault.exit_code, redact(str(fault))
     except KeyboardInterrupt:
-        print("virt-pipeline: interrupted", file=sys.stderr)
-        return 130
-    _keep_record(ctx, argv, started, code, error)
-    return code
+        return 130, None
 
 
 def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code: int,
@@ -110,6 +121,8 @@ def _keep_record(ctx: Context, argv: Sequence[str] | None, started: float, code:
                           redact_data(json.loads(json.dumps(record, default=str))),
                           tag=os.environ.get(runs.TAG_ENV, ""))
     except OSError as exc:  # a read-only tree still gets its result printed
+        if isinstance(exc, writeguard.WriteRefused):
+            return  # main says it, as the run's one line
         # a run that already failed said what is wrong in its one line; say it only once
         log = logging.getLogger(__name__)
         (log.debug if error else log.warning)("run record not written: %s", exc)

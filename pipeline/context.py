@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.core import files
 from pipeline.core.redact import redact, redact_data
 from pipeline.matrix import load as matrix_mod
 from pipeline.matrix.model import Matrix
@@ -45,6 +46,11 @@ class Context:
     def cache_dir(self) -> Path:
         """Where downloaded sources, build results and roots are kept (``.cache/`` in the tree)."""
         return self.tree / ".cache"
+
+    def cache_path(self, *parts: str) -> Path:
+        """``.cache/<parts>`` resolved, refused (exit 2, naming it) where a planted link leads
+        it out of the tree: for the callers that hand a resolved folder on."""
+        return files.inside(self.cache_dir.joinpath(*parts), self.tree)
 
     def emit_json(self, obj: Any) -> None:
         """The command's result: printed as JSON with ``--json`` (credentials in URLs

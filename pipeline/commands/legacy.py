@@ -21,7 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.context import Context
+from pipeline.core import files
 from pipeline.core.errors import InputError
+from pipeline.core.writeguard import OutputPath
 from pipeline.upgrade import capture as capture_mod
 from pipeline.upgrade import newset, repometa
 from pipeline.upgrade.manifest import LegacySet, PackageManifest, dump_manifest, load_manifest
@@ -60,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                          help=f"provenance recorded in the manifest's sources: the {name} "
                               "the spec or repository was read from (--file: the spec's path "
                               "in that repository)")
-    cap.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+    cap.add_argument("-o", "--output", type=OutputPath, required=True, metavar="FILE",
                      help="manifest file to write (YAML)")
     cap.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     cap.set_defaults(func=run)
@@ -75,8 +77,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         id=args.set_id or args.output.name.split(".")[0],
         os=args.os_id or capture_mod.guess_os(packages),
         description=args.description, packages=tuple(packages), sources=sources)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(dump_manifest(legacy), encoding="utf-8")
+    files.write_output(args.output, dump_manifest(legacy))
     load_manifest(args.output)  # what we write must read back
     if ctx.json:
         ctx.emit_json({"manifest": str(args.output), "id": legacy.id, "os": legacy.os,

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.context import Context
+from pipeline.core import files
 from pipeline.core.findings import has_errors
+from pipeline.core.writeguard import OutputPath
 from pipeline.migration import cpumap, data, domains, junit, probe
 from pipeline.migration.gate import GateReport, run_gate
 from pipeline.patches.qemu_selftest import grid
@@ -32,7 +34,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data", type=Path, metavar="FILE",
                    help=f"legacy machine types and compat data (default: {data.FILE_NAME} "
                         "in the tree)")
-    p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
+    p.add_argument("--junit", type=OutputPath, metavar="FILE", help="write JUnit XML here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -48,8 +50,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         launches = asker.launches
     findings = report.findings()
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_text(junit.to_xml(report), encoding="utf-8")
+        files.write_output(args.junit, junit.to_xml(report))
     ctx.emit_json({"emulator": {"binary": emulator.binary, "arch": emulator.arch,
                                 "version": emulator.version,
                                 "host_cpu_asked": emulator.host_cpu is not None},

@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.context import Context
 from pipeline.core.errors import InputError, ToolMissing
 from pipeline.core.findings import Finding, Level, has_errors
+from pipeline.core.writeguard import OutputPath
 from pipeline.matrix.load import select
 from pipeline.matrix.model import Cell, Matrix, Package
 from pipeline.patches import checkcache, patchcheck, prepcheck
@@ -31,7 +32,7 @@ def add_parser(sub: Any) -> None:
     check.add_argument("--sources", type=Path, action="append", default=[], metavar="DIR",
                        help="folder with tarballs or unpacked trees (a QEMU 6.2.0 tree runs "
                             "the QEMU self-test)")
-    check.add_argument("--workdir", type=Path, help="scratch folder (default .cache/patches)")
+    check.add_argument("--workdir", type=OutputPath, help="scratch folder (default .cache/patches)")
     check.add_argument("--python2", type=Path, help="a Python 2.7 interpreter "
                        "(default .venv/python2.7/bin/python2.7 or $VP_PYTHON2)")
     check.add_argument("--legacy-qemu", type=Path, metavar="BINARY",

@@ -13,18 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.context import Context
+from pipeline.core import files
 from pipeline.core.errors import InputError
+from pipeline.core.writeguard import OutputPath
 from pipeline.report import bundle, collect, junit, model
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("report", help="write the evidence bundle (HTML + JSON) of the last run")
-    p.add_argument("--out", type=Path, metavar="DIR",
+    p.add_argument("--out", type=OutputPath, metavar="DIR",
                    help="bundle folder (default .cache/report)")
     p.add_argument("--run", type=Path, metavar="MANIFEST",
                    help="a folder of run records, or a JSON file naming one record per command "
                         "(default: .cache/runs)")
-    p.add_argument("--junit", type=Path, metavar="FILE",
+    p.add_argument("--junit", type=OutputPath, metavar="FILE",
                    help="also write the grid as JUnit XML (one testcase per cell and stage)")
     p.add_argument("--no-compare", action="store_true",
                    help="leave out the comparison with the previous release")
@@ -41,10 +43,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     attach = model.Attachments()
     data = model.assemble(ctx.tree, matrix, sources, attach,
                           compare_releases=not args.no_compare)
-    index = bundle.write(args.out or ctx.cache_dir / "report", data, attach)
+    index = bundle.write(args.out or ctx.cache_path("report"), data, attach)
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_text(junit.to_xml(data), encoding="utf-8")
+        files.write_output(args.junit, junit.to_xml(data))
     ctx.emit_json({"index": str(index), "summary": data["summary"], "red": data["red"]})
     for item in data["red"]:
         ctx.say(f"FAIL {item['where']}: {item['reason'][:160]}\n     reproduce: {item['command']}")

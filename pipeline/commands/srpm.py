@@ -12,6 +12,7 @@ from pipeline.context import Context
 from pipeline.core import files
 from pipeline.core.errors import InputError
 from pipeline.core.lock import tree_lock
+from pipeline.core.writeguard import OutputPath
 from pipeline.matrix.load import select
 from pipeline.specs import srpm
 
@@ -22,7 +23,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--packages", action="append", metavar="P")
     p.add_argument("--sources", action="append", type=Path, default=[], metavar="DIR",
                    help="folders holding source tarballs (else fetched into .cache/sources)")
-    p.add_argument("-o", "--outdir", type=Path, help="where to put the SRPMs "
+    p.add_argument("-o", "--outdir", type=OutputPath, help="where to put the SRPMs "
                    "(default .cache/srpms)")
     p.add_argument("--no-wait", action="store_true",
                    help="exit 2 at once when another run holds the tree's lock")

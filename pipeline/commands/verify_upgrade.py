@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.context import Context
+from pipeline.core import files
 from pipeline.core.errors import InputError
 from pipeline.core.lock import tree_lock
+from pipeline.core.writeguard import OutputPath
 from pipeline.upgrade import junit, replay, scenarios
 from pipeline.upgrade.checks import CHECKS, checks_run
 from pipeline.upgrade.prepare import Inputs, prepare
@@ -52,7 +54,7 @@ def add_parser(sub: Any) -> None:
                    help="scenario file (default: upgrades.yaml in the tree)")
     p.add_argument("--keep-sandbox", action="store_true",
                    help="leave each root/container in place for debugging")
-    p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
+    p.add_argument("--junit", type=OutputPath, metavar="FILE", help="write JUnit XML here")
     p.add_argument("--no-wait", action="store_true",
                    help="exit 2 at once when another run holds the tree's lock")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -79,8 +81,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         if not args.json:
             _say(ctx, result)
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_text(junit.to_xml(results, CHECKS), encoding="utf-8")
+        files.write_output(args.junit, junit.to_xml(results, CHECKS))
     ctx.emit_json({"scenarios": [r.to_json() for r in results]})
     failed = [r.id for r in results if r.status != "passed"]
     ctx.say(f"verify-upgrade: {len(results)} scenarios, {len(failed)} failed"
@@ -109,7 +110,7 @@ def _run_one(args: argparse.Namespace, ctx: Context, scenario: scenarios.Scenari
 def _fresh(args: argparse.Namespace, ctx: Context, scenario: scenarios.Scenario,
            options: Options) -> ScenarioResult:
     matrix = ctx.matrix()
-    inputs = Inputs(tree=ctx.tree, matrix=matrix, cache=(ctx.cache_dir / "upgrade").resolve(),
+    inputs = Inputs(tree=ctx.tree, matrix=matrix, cache=ctx.cache_path("upgrade"),
                     result_repos=_result_repos(args, ctx, scenario.os),
                     preflight=args.preflight, base="root" if options.base else "none")
     if args.sandbox in CONTAINER_KINDS and options.base:
@@ -133,7 +134,7 @@ def _options(args: argparse.Namespace, ctx: Context, loaded: scenarios.ScenarioF
         if declared is not None and image in (None, declared.ref):
             image, base = declared.ref, declared.base
             tool = declared.package_manager or tool
-    cache = (ctx.cache_dir / "upgrade").resolve()
+    cache = ctx.cache_path("upgrade")
     return Options(cache=cache, sandbox=args.sandbox, roots=fast_roots(cache),
                    preflight=args.preflight, keep=args.keep_sandbox, image=image, base=base,
                    package_manager=args.package_manager or tool)

@@ -40,6 +40,13 @@ def write_text(path: Path, text: str, *roots: Path) -> Path:
     if path.is_symlink():
         raise InputError(f"refused to write {path}: it is a symlink; remove it")
     inside(path, *roots)
+    return write_output(path, text)
+
+
+def write_output(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically, making its folder: for an output the user named
+    (``--junit FILE``), which the write guard holds to where it may go."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

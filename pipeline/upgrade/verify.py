@@ -15,12 +15,13 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core import files
+from pipeline.core import files, writeguard
 from pipeline.core.errors import shell_line
 from pipeline.core.findings import Finding
 from pipeline.upgrade import checks
@@ -47,15 +48,32 @@ class Options:
     roots: Path | None = None  # where roots live (default: cache/roots); a tmpfs is faster
 
 
-def fast_roots(cache: Path) -> Path:
+def fast_roots(cache: Path, shm: Path = Path("/dev/shm")) -> Path:
     """A folder for throw-away roots: under /dev/shm when it is a writable tmpfs (rpm's
     database writes are an order of magnitude faster there), else ``cache/roots``. One folder
     per tree: a run removes roots its tree's killed runs left, never another tree's."""
-    shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
-        tree = hashlib.sha256(str(cache.resolve()).encode()).hexdigest()[:16]
-        return shm / f"virt-pipeline-{os.getuid()}" / tree / "roots"
+        mine = shm / f"virt-pipeline-{os.getuid()}"
+        if _own_folder(mine):  # /dev/shm is everyone's: another user may have made the name
+            tree = hashlib.sha256(str(cache.resolve()).encode()).hexdigest()[:16]
+            return mine / tree / "roots"
     return cache / "roots"
+
+
+def _own_folder(path: Path) -> bool:
+    """``path`` is (or now is) a real folder of ours that only we can write; the write guard
+    lets the command write there once that is known."""
+    try:
+        if not os.path.lexists(path):
+            writeguard.allow(path)
+            path.mkdir(mode=0o700)
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022:
+        writeguard.allow(path)
+        return True
+    return False
 
 
 @dataclass

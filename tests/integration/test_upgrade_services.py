@@ -8,6 +8,8 @@ the real tree (content-addressed), so only the changed package is rebuilt.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,8 +29,10 @@ def broken(tree: Path) -> Path:
             pytest.skip(f"{tool} is not installed")
     shared = ROOT / ".cache" / "upgrade"
     shared.mkdir(parents=True, exist_ok=True)
-    (tree / ".cache").mkdir(exist_ok=True)
-    (tree / ".cache" / "upgrade").symlink_to(shared)
+    # the checkout's stand-ins (content-addressed), hard-linked: a link to the folder would
+    # lead the command's writes out of its tree, which the write guard refuses
+    shutil.copytree(shared, tree / ".cache" / "upgrade", copy_function=os.link,
+                    ignore=shutil.ignore_patterns("logs", "replay"))
     return tree
 
 

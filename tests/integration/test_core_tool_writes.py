@@ -239,3 +239,29 @@ def test_patch_check_copy_never_follows_a_planted_link(tmp_path: Path, outside: 
     with pytest.raises(InputError, match="evil is a symlink"):
         patchcheck.pristine_copy(src, dest)
     assert _empty(outside)
+
+
+def test_rpmbuild_prep_runs_in_a_renewed_folder(tree: Path, shared_cache: Path,
+                                                outside: Path) -> None:
+    """``rpmbuild -bp`` unpacks into ``.cache/patches/<package>/rpmbuild/<cell>/BUILD``: that
+    folder is made fresh, so a link planted there is removed, never written through."""
+    from pipeline.matrix import load as matrix
+    from pipeline.patches import prepcheck
+    from pipeline.specs import sources
+
+    loaded = matrix.load(tree)
+    pkg = loaded.packages["libvirt-python"]
+    try:
+        sources.fetch(pkg.sources[0], cache=shared_cache)
+    except PipelineError as exc:
+        pytest.skip(f"SKIPPED LOUDLY: the libvirt-python sdist is unavailable here: {exc}")
+    cell = loaded.cell("bclinux-euler-x86_64")
+    workdir = tree / ".cache" / "patches" / "libvirt-python"
+    top = workdir / "rpmbuild" / cell.id
+    top.mkdir(parents=True)
+    (top / "BUILD").symlink_to(outside)
+    prepared, problems = prepcheck.rpmbuild_prep(loaded, cell, pkg, workdir,
+                                                 dirs=[shared_cache], cache=shared_cache)
+    assert problems == [] and prepared is not None
+    assert _empty(outside)  # with the link followed, rpmbuild -bp unpacked the sdist here
+    assert prepared.is_relative_to(top.resolve()) and (prepared / "setup.py").is_file()

@@ -121,3 +121,23 @@ def test_walking_does_not_follow_a_link_into_a_loop(root: Path) -> None:
     (root / "work").mkdir()
     os.symlink(".", root / "work" / "loop")
     assert files.links_out(root / "work", root) == []
+
+
+def test_sandbox_roots_folder_must_resolve_inside_the_cache(root: Path, outside: Path) -> None:
+    """The upgrade sandboxes' roots are made fresh (dnf installs into them) under a roots
+    folder that must resolve inside ``.cache/upgrade`` (or /dev/shm, where anyone may plant a
+    link at our name)."""
+    from pipeline.upgrade.verify import _anchor
+
+    roots = root / "upgrade" / "roots"
+    assert _anchor(roots, root / "upgrade") == root / "upgrade"
+    assert _anchor(Path("/dev/shm/virt-pipeline-0/x/roots"), root) == Path("/dev/shm")
+    assert _anchor(Path("/srv/elsewhere/roots"), root) == Path("/srv/elsewhere")
+    roots.parent.mkdir()
+    roots.symlink_to(outside)
+    with pytest.raises(InputError, match="outside"):
+        files.fresh_dir(roots, _anchor(roots, root / "upgrade"), prefix="scenario-")
+    assert list(outside.iterdir()) == []
+    roots.unlink()
+    made = files.fresh_dir(roots, _anchor(roots, root / "upgrade"), prefix="scenario-")
+    assert made.parent == roots.resolve()

@@ -141,3 +141,24 @@ def test_sandbox_roots_folder_must_resolve_inside_the_cache(root: Path, outside:
     roots.unlink()
     made = files.fresh_dir(roots, _anchor(roots, root / "upgrade"), prefix="scenario-")
     assert made.parent == roots.resolve()
+
+
+def test_live_guest_cache_is_checked_before_apt_get_writes(root: Path, outside: Path) -> None:
+    """``apt-get download`` writes into the kept guest cache: a link there is refused before
+    any command runs (the commands would need the network; the refusal comes first)."""
+    from pipeline.patches.qemu_selftest import liveguest
+
+    cache = root / "qemu-selftest" / "guest-cache"
+    cache.parent.mkdir()
+    cache.symlink_to(outside)
+    with pytest.raises(InputError, match="outside"):
+        liveguest.build_image(cache)
+    assert list(outside.iterdir()) == []
+    cache.unlink()  # mutation: a real cache holding a built image is used as it is
+    cache.mkdir()
+    for name in ("vmlinuz", "initrd.cpio.gz"):
+        (cache / name).write_bytes(b"x")
+    assert liveguest.build_image(cache).kernel == cache / "vmlinuz"
+    (cache / "debs").symlink_to(outside)  # a link deeper in the cache
+    with pytest.raises(InputError, match="debs is a symlink"):
+        liveguest.build_image(cache)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for name in names:
         if name not in matrix.packages:
             raise InputError(f"unknown package {name!r}")
-    workdir = (args.workdir or ctx.cache_dir / "patches").resolve()
+    workdir = args.workdir.resolve() if args.workdir else ctx.cache_path("patches")
     results: list[patchcheck.PatchResult] = []
     findings: list[Finding] = []
     missing: list[str] = []

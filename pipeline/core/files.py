@@ -83,3 +83,50 @@ def link_or_copy(src: Path, dest: Path) -> Path:
     except OSError:
         shutil.copy2(src, dest)
     return dest
+
+
+# ---------------------------------------------------------------- folders external tools write
+
+def links_out(path: Path, *roots: Path) -> list[Path]:
+    """The symlinks under ``path``, at any depth (never followed), whose target resolves outside
+    every one of ``roots``; links that stay inside are fine (build trees hold many)."""
+    tops = [root.resolve() for root in roots]
+    found: list[Path] = []
+    stack = [os.fspath(path)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    real = Path(os.path.realpath(entry.path))
+                    if not any(real == top or real.is_relative_to(top) for top in tops):
+                        found.append(Path(entry.path))
+                elif entry.is_dir():
+                    stack.append(entry.path)
+    return sorted(found)
+
+
+def tool_dir(path: Path, *roots: Path) -> Path:
+    """The persistent folder ``path`` (made when missing), checked right before an external
+    tool writes into it: it resolves inside ``roots`` and holds no symlink, at any depth,
+    that leads out of them. The tool would follow such a link; Python's own writes are
+    checked elsewhere, a tool's are not. Its resolved path."""
+    real = make_dir(path, *roots)
+    bad = links_out(real, *roots)
+    if bad:
+        shown = ", ".join(str(r) for r in roots)
+        raise InputError(f"refused to let a tool write in {path}: {bad[0]} is a symlink to "
+                         f"{os.path.realpath(bad[0])}, outside {shown}; remove the link")
+    return real
+
+
+def fresh_dir(parent: Path, *roots: Path, prefix: str = "") -> Path:
+    """A new, empty folder under ``parent`` (``parent`` made when missing and resolving inside
+    ``roots``): nothing in it can have been planted, so a tool may write there unchecked."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=make_dir(parent, *roots)))
+
+
+def renew_dir(path: Path, *roots: Path) -> Path:
+    """``path`` removed (a symlink there is removed, not followed) and made again, empty,
+    inside ``roots``: a fresh folder at a stable name. Its resolved path."""
+    remove_tree(path, *roots)
+    return make_dir(path, *roots)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.errors import InputError
 from pipeline.matrix import ledger
 from pipeline.matrix.model import Cell, Matrix, Package
@@ -135,11 +135,11 @@ def _tree_version(path: Path) -> str | None:
 def pristine_copy(source: Path, dest: Path) -> Path:
     """A private copy of the source tree to patch: hard links for a tree (patch replaces
     files, it does not write through links), extraction for a tarball."""
-    if dest.exists():
-        shutil.rmtree(dest)
+    files.remove_tree(dest, dest.parent)  # a link planted at dest is removed, not followed
     if source.is_dir():
         shutil.copytree(source, dest, copy_function=os.link, symlinks=True,
                         ignore=shutil.ignore_patterns(".git", "build"))
+        files.tool_dir(dest, dest)  # patch(1) writes here: no copied link may lead out
         return dest
     dest.mkdir(parents=True)
     with tarfile.open(source) as tar:
@@ -172,7 +172,8 @@ def check_package(matrix: Matrix, pkg: Package, cells: Sequence[Cell], *, dirs: 
     results: list[PatchResult] = []
     trees: dict[tuple[str, ...], Path] = {}
     for index, (series, members) in enumerate(series_groups(matrix, pkg, cells).items()):
-        tree = pristine_copy(source, workdir / pkg.name / f"series-{index}")
+        parent = files.make_dir(workdir / pkg.name, workdir)  # refused if a link leads out
+        tree = pristine_copy(source, parent / f"series-{index}")
         ids = tuple(c.id for c in members)
         for file, status, detail in apply_series(tree, [patch_dir / f for f in series]):
             results.append(PatchResult(ids, pkg.name, file, status, detail))

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.errors import CommandFailed
 from pipeline.core.findings import Finding
 from pipeline.matrix.model import Cell, Matrix, Package
@@ -34,7 +34,7 @@ def rpmbuild_prep(matrix: Matrix, cell: Cell, pkg: Package, workdir: Path, *,
                   dirs: Sequence[Path], cache: Path) -> tuple[Path | None, list[Finding]]:
     """``rpmbuild -bp`` of the cell's rendered spec; the prepared tree, or a finding."""
     tree = Path(matrix.root)
-    top = workdir / "rpmbuild" / cell.id
+    top = files.renew_dir(workdir / "rpmbuild" / cell.id, workdir)  # fresh: rpmbuild -bp writes
     srpm.stage_sources(matrix, pkg.name, top / "SOURCES", cache=cache, local_dirs=dirs)
     spec = render.spec_path(matrix, cell.os.id, cell.flavor_name, pkg.name)
     argv = ["rpmbuild", "-bp", "--nodeps", "--define", f"_topdir {top.resolve()}",
@@ -47,7 +47,9 @@ def rpmbuild_prep(matrix: Matrix, cell: Cell, pkg: Package, workdir: Path, *,
         return None, [Finding("prep-failed", "error", cell.id, pkg.name,
                               f"rpmbuild -bp failed: {exc.output.strip().splitlines()[-1]}")]
     prepared = sorted(p for p in (top / "BUILD").iterdir() if p.is_dir())
-    return (prepared[0] if prepared else None), []
+    if not prepared:
+        return None, []
+    return files.tool_dir(prepared[0], top), []  # the builds that follow write in it
 
 
 def wants_python2(pkg: Package, cell: Cell) -> bool:
@@ -79,10 +81,10 @@ def check_libvirt_python(tree: Path, prepared: Path, pkg: Package, cell: Cell,
                                                 api_dir=pc_dir / "api")
                 notes.append(f"{cell.id}: {python2} built the C module and byte-compiled "
                              + ", ".join(sorted(m.name for m in modules)))
-    py3 = workdir / "py3" / cell.id
-    shutil.rmtree(py3, ignore_errors=True)
+    py3 = files.renew_dir(workdir / "py3" / cell.id, workdir)
     py3_tree = py3 / prepared.name
     shutil.copytree(prepared, py3_tree, symlinks=True, ignore=shutil.ignore_patterns("build"))
+    files.tool_dir(py3_tree, py3)  # setup.py build writes here: no copied link may lead out
     build = py2compat.setup_build(Path("/usr/bin/python3"), py3_tree, pkgconfig_dir=pc_dir)
     if not build.ok:
         tail = build.output.strip().splitlines()[-3:]

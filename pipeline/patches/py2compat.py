@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core import files as fs
 from pipeline.core.cmd import run
 from pipeline.core.errors import PipelineError
 from pipeline.core.findings import Finding
@@ -365,7 +366,7 @@ def setup_build(python: Path, tree: Path, *, pkgconfig_dir: Path, cppflags: str 
 def prepare_tree(sdist: Path, dest: Path, *, patches: Sequence[Path] = ()) -> Path:
     """Unpack ``sdist`` (NAME-VERSION.tar.gz) into ``dest`` and apply ``patches`` in order
     with ``patch -p1 --fuzz=0``; returns the unpacked tree."""
-    dest.mkdir(parents=True, exist_ok=True)
+    fs.tool_dir(dest, dest)  # patch(1) writes in it: no planted link may lead out
     with tarfile.open(sdist) as tar:
         top = {Path(name).parts[0] for name in tar.getnames() if name}
         if len(top) != 1:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import urllib.error
@@ -20,7 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.errors import InputError, PipelineError, ToolMissing
 from pipeline.matrix.model import SourceFile
 
@@ -89,15 +90,22 @@ def fetch(src: SourceFile, *, cache: Path, local_dirs: Sequence[Path] = (),
 def _pip_download(src: SourceFile, dest: Path) -> Path:
     """``pip download --no-deps --no-binary :all: NAME==VERSION``, checked against the sha256."""
     assert src.pip is not None
-    with tempfile.TemporaryDirectory(prefix=".pip-", dir=dest.parent) as tmp:
+    # pip writes only in a fresh folder: its --dest, and its TMPDIR (the sdist's build
+    # environment); no cache of its own (--no-cache-dir: not the user's ~/.cache/pip)
+    scratch = files.fresh_dir(dest.parent, dest.parent.parent, prefix=".pip-")
+    try:
+        for sub in ("dest", "tmp"):
+            (scratch / sub).mkdir()
         cmd.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                 "--no-binary", ":all:", "--dest", tmp, src.pip],
-                timeout=600)
-        got = sorted(Path(tmp).iterdir())
+                 "--no-cache-dir", "--no-binary", ":all:", "--dest", scratch / "dest", src.pip],
+                env={"TMPDIR": str(scratch / "tmp")}, timeout=600)
+        got = sorted((scratch / "dest").iterdir())
         if len(got) != 1:
             raise PipelineError(f"pip download {src.pip} gave {len(got)} files")
         _verified(got[0], src)
         os.replace(got[0], dest)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return dest
 
 

@@ -36,6 +36,8 @@ def make_srpm(matrix: Matrix, cell: Cell, package: str, spec_text: str, topdir: 
               cache: Path, local_dirs: Sequence[Path] = (), logfile: Path | None = None) -> Path:
     """Build the SRPM of ``package`` for ``cell``'s OS/flavor in ``topdir``; its path."""
     tree = Path(matrix.root)
+    # rpmbuild writes under topdir: no link in it may lead out (the caller checks topdir)
+    files.tool_dir(topdir, topdir)
     for sub in ("SOURCES", "SPECS", "SRPMS"):
         files.make_dir(topdir / sub, topdir)
     stage_sources(matrix, package, topdir / "SOURCES", cache=cache, local_dirs=local_dirs)

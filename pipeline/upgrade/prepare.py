@@ -11,6 +11,7 @@ re-run only pays for the sandbox.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,14 +82,14 @@ def prepare(scenario: Scenario, inputs: Inputs) -> Prepared:
     repos["base"] = str(repo_of(base_rpms, inputs.cache))
     names = [p.name for p in legacy]
     if legacy:
-        rpms = synth.build_rpms(legacy, inputs.cache / "rpms", workdir=inputs.cache / "build")
+        rpms = _stand_ins(legacy, inputs)
         repos["legacy"] = str(repo_of(rpms, inputs.cache))
     for index, location in enumerate(scenario.legacy_repos):
         repos[f"legacy-{index + 1}"] = location
         names += repo_names(location)
     if scenario.via:
         via = [p for path in scenario.via for p in load_manifest(path).packages]
-        rpms = synth.build_rpms(via, inputs.cache / "rpms", workdir=inputs.cache / "build")
+        rpms = _stand_ins(via, inputs)
         repos["via"] = str(repo_of(rpms, inputs.cache))
     new = new_set(scenario, inputs)
     repos["new"] = str(repo_of(new.rpms, inputs.cache))
@@ -96,6 +97,12 @@ def prepare(scenario: Scenario, inputs: Inputs) -> Prepared:
         repos[f"new-{index + 1}"] = location
     return Prepared(legacy=legacy, legacy_names=sorted(set(names)), new=new, repos=repos,
                     base_names=base_names)
+
+
+def _stand_ins(packages: Sequence[PackageManifest], inputs: Inputs) -> list[Path]:
+    """Stand-in RPMs, built in fresh folders under the checked upgrade cache."""
+    return synth.build_rpms(packages, inputs.cache / "rpms", workdir=inputs.cache / "build",
+                            roots=[inputs.cache])
 
 
 def load_legacy(scenario: Scenario) -> list[PackageManifest]:
@@ -114,17 +121,18 @@ def _os_provides(scenario: Scenario, inputs: Inputs) -> Path:
     pkg = PackageManifest(name=OS_PROVIDES, epoch=None, version="1", release="1",
                           arch="noarch", summary=f"capabilities of the {scenario.os} repos",
                           provides=scenario.os_provides)
-    return synth.build_rpms([pkg], inputs.cache / "rpms", workdir=inputs.cache / "build")[0]
+    return _stand_ins([pkg], inputs)[0]
 
 
 def _base(inputs: Inputs) -> Path | None:
     if inputs.base == "root":
-        return rootbase.base_package(inputs.cache / "base", workdir=inputs.cache / "build")
+        return rootbase.base_package(inputs.cache / "base", workdir=inputs.cache / "build",
+                                     roots=[inputs.cache])
     if inputs.base == "host":
         pkg = PackageManifest(name=HOST_BASE, epoch=None, version="1", release="1",
                               arch="noarch", summary="capabilities of the OS image",
                               provides=HOST_PROVIDES)
-        return synth.build_rpms([pkg], inputs.cache / "rpms", workdir=inputs.cache / "build")[0]
+        return _stand_ins([pkg], inputs)[0]
     return None
 
 
@@ -140,7 +148,7 @@ def new_set(scenario: Scenario, inputs: Inputs) -> NewSet:
     use = {p.name for p in standins if p.name in headers
            and headers[p.name].version == p.version}
     keep = [p for p in standins if p.name not in use]
-    rpms = synth.build_rpms(keep, inputs.cache / "rpms", workdir=inputs.cache / "build")
+    rpms = _stand_ins(keep, inputs)
     sources = {}
     for pkg in standins:
         other = headers.get(pkg.name)
@@ -189,8 +197,11 @@ def repo_names(location: str) -> list[str]:
     if "://" not in location:
         return sorted({p.name for p in read_headers(sorted(Path(location).rglob("*.rpm")))
                        if p.arch != "src"})
-    done = cmd.run(["dnf", "repoquery", "-q", "--setopt=reposdir=/dev/null",
-                    f"--repofrompath=legacy,{location}", "--qf", "%{name}"])
+    with tempfile.TemporaryDirectory(prefix="vp-repoquery-") as scratch:  # not /var/cache/dnf
+        done = cmd.run(["dnf", "repoquery", "-q", "--setopt=reposdir=/dev/null",
+                        f"--setopt=cachedir={scratch}/cache", f"--setopt=logdir={scratch}/log",
+                        f"--setopt=persistdir={scratch}/lib",
+                        f"--repofrompath=legacy,{location}", "--qf", "%{name}"])
     return sorted(set(done.stdout.split()))
 
 
@@ -203,4 +214,4 @@ def repo_of(rpms: Sequence[Path], cache: Path) -> Path:
     repo = cache / "repos" / digest.hexdigest()[:16]
     if (repo / "repodata" / "repomd.xml").is_file():
         return repo
-    return synth.make_repo(rpms, repo)
+    return synth.make_repo(rpms, repo, roots=[cache])

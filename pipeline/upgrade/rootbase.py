@@ -7,12 +7,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.errors import PipelineError
 from pipeline.upgrade.synth import SYNTH_VERSION, escape, rpmbuild
 
@@ -107,7 +106,7 @@ class _BaseLayout:
 
 
 def base_package(out_dir: Path, *, arch: str = "x86_64", workdir: Path,
-                 provides: Sequence[str] = ()) -> Path:
+                 provides: Sequence[str] = (), roots: Sequence[Path] = ()) -> Path:
     """The root-base RPM: static busybox as the shell and tools, the host's libc and ld.so.
 
     It makes an empty installroot usable: scriptlets find ``/bin/sh``, and the automatic
@@ -125,8 +124,8 @@ def base_package(out_dir: Path, *, arch: str = "x86_64", workdir: Path,
     dest = out_dir / key / f"{BASE_NAME}-1-1.{arch}.rpm"
     if dest.is_file():
         return dest
-    workdir.mkdir(parents=True, exist_ok=True)
-    top = Path(tempfile.mkdtemp(prefix="base-", dir=workdir))
+    # rpmbuild writes in a fresh folder; ``workdir`` must resolve inside ``roots``
+    top = files.fresh_dir(workdir, *(roots or [workdir.parent]), prefix="base-")
     try:
         root = top / "root"
         _base_tree(root, layout)

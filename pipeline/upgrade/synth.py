@@ -71,14 +71,18 @@ def rpm_filename(pkg: PackageManifest) -> str:
 
 
 def build_rpms(packages: Sequence[PackageManifest], out_dir: Path, *,
-               workdir: Path, jobs: int = 2) -> list[Path]:
-    """Build (or reuse from ``out_dir``) one RPM per manifest; paths in input order."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+               workdir: Path, jobs: int = 2, roots: Sequence[Path] = ()) -> list[Path]:
+    """Build (or reuse from ``out_dir``) one RPM per manifest; paths in input order.
+
+    rpmbuild runs in a fresh folder under ``workdir``; both folders must resolve inside
+    ``roots`` (default: their parents), so a link planted at them cannot lead the build out.
+    """
+    files.make_dir(out_dir, *(roots or [out_dir.parent]))
     wanted = [(pkg, out_dir / cache_key(pkg) / rpm_filename(pkg)) for pkg in packages]
     missing = list({cache_key(pkg): pkg for pkg, path in wanted
                     if not path.is_file()}.values())
     batches = plan_batches(missing, size=BATCH_SIZE)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = files.make_dir(workdir, *(roots or [workdir.parent]))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(_build_batch, batch, out_dir, workdir) for batch in batches]
         for future in futures:
@@ -219,10 +223,12 @@ def files_line(entry: FileEntry) -> str:
     return ("%config(noreplace) " if entry.config else "") + attr + path
 
 
-def make_repo(rpms: Sequence[Path], repo_dir: Path) -> Path:
+def make_repo(rpms: Sequence[Path], repo_dir: Path, *, roots: Sequence[Path] = ()) -> Path:
     """A yum/dnf repository of exactly ``rpms`` in ``repo_dir`` (hard links when possible);
-    other ``.rpm`` files already in ``repo_dir`` are removed."""
-    repo_dir.mkdir(parents=True, exist_ok=True)
+    other ``.rpm`` files already in ``repo_dir`` are removed. createrepo_c writes there (and
+    replaces ``repodata/``): ``repo_dir`` is checked first (:func:`files.tool_dir`) against
+    ``roots`` (default: its parent)."""
+    files.tool_dir(repo_dir, *(roots or [repo_dir.parent]))
     wanted = {rpm.name for rpm in rpms}
     for stale in repo_dir.glob("*.rpm"):
         if stale.name not in wanted:

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +102,8 @@ def run_scenario(scenario: Scenario, prepared: Prepared, options: Options) -> Sc
     """Pre-checks plus the sandbox run, as one result."""
     findings = precheck(scenario, prepared)
     sweep_roots(scenario, options)
-    parent = _mkdir(options.roots or options.cache / "roots")
-    workdir = Path(tempfile.mkdtemp(prefix=f"{scenario.id}-", dir=parent))
+    parent = options.roots or options.cache / "roots"
+    workdir = files.fresh_dir(parent, _anchor(parent, options.cache), prefix=f"{scenario.id}-")
     config = SandboxConfig(workdir=workdir, repos=prepared.repos,
                            package_manager=options.package_manager, image=options.image,
                            keep=options.keep)
@@ -251,6 +250,10 @@ def _prune(roots: Path) -> None:
                 folder.rmdir()
 
 
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _anchor(roots: Path, cache: Path) -> Path:
+    """The folder the roots folder must resolve inside: the cache, /dev/shm (where anyone may
+    plant a link at our name), or, for a folder the caller chose elsewhere, its parent."""
+    for anchor in (cache, Path("/dev/shm")):
+        if roots.absolute().is_relative_to(anchor.absolute()):
+            return anchor
+    return roots.parent

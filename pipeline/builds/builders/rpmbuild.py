@@ -16,13 +16,12 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from pipeline.builds.builders import hostdeps
 from pipeline.builds.builders.base import BuildJob, BuildOutcome, Progress
-from pipeline.core import cmd
+from pipeline.core import cmd, files
 from pipeline.core.errors import CommandFailed, shell_line
 
 log = logging.getLogger("virt-pipeline.rpmbuild")
@@ -115,15 +114,15 @@ class RpmbuildBuilder:
             return hostdeps.make_buildenv_db(work / "rpmdb", found, work)
         digest = hashlib.sha256(repr(sorted(found.items())).encode()).hexdigest()[:16]
         cached = self.cache_dir / digest
-        if not cached.exists():
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=self.cache_dir))
+        root = self.cache_dir.parent  # .cache: rpm and rpmbuild write nowhere outside it
+        if not cached.exists() and not cached.is_symlink():
+            tmp = files.fresh_dir(self.cache_dir, root, prefix=f".{digest}-")
             hostdeps.make_buildenv_db(tmp / "rpmdb", found, tmp)
             try:
                 os.replace(tmp, cached)  # first writer wins; a racing one is discarded
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
-        return cached / "rpmdb"
+        return files.tool_dir(cached, root) / "rpmdb"  # rpm may write lock/journal files there
 
     def _collect(self, job: BuildJob, top: Path, result_dir: Path, argv: list[str],
                  build_log: Path) -> BuildOutcome:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core import files as fs
 from pipeline.core.cmd import run
 from pipeline.core.errors import CommandFailed, ToolMissing
 from pipeline.patches.qemu_selftest.devices import grid_firmware
@@ -185,12 +186,12 @@ def kernel_package() -> str:
 
 def build_image(cache: Path) -> GuestImage:
     """Download, unpack and assemble the guest (kept in ``cache`` and reused)."""
-    cache.mkdir(parents=True, exist_ok=True)
+    fs.tool_dir(cache, cache.parent)  # apt-get download writes here, kept across runs
     image = GuestImage(cache / "vmlinuz", cache / "initrd.cpio.gz")
     if image.kernel.exists() and image.initrd.exists():
         return image
     kdeb, bdeb = apt_download([kernel_package(), "busybox-static"], cache)
-    root = cache / "unpacked"
+    root = fs.renew_dir(cache / "unpacked", cache)  # fresh: dpkg-deb -x follows links
     for deb in (kdeb, bdeb):
         run(["dpkg-deb", "-x", os.fspath(deb), os.fspath(root)], timeout=600)
     moddir = next((root / "lib" / "modules").iterdir())

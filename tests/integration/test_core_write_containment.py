@@ -1,10 +1,11 @@
 """Class 2 through the CLI: a link planted in the cache, where a command writes, leads out of
 the tree; the command refuses with one line and exit 2, and the place it led to stays empty.
 
-Each case plants ``.cache/<folder> -> outside/`` for the folder the command writes (the sources
-cache, the SRPM work and output folders, the upgrade cache with its root base, the run
-records, the report bundle, a profile's specs, the build results, a ``--junit`` or ``-o`` path
-inside the tree). The temp folder is the test's own, so "outside" is outside every root.
+Each case plants ``.cache/<folder> -> outside/`` for the folder the command writes (the
+sources cache, the SRPM work and output folders, the upgrade cache with its root base, the
+patch check's work folder, the run records, the report bundle, a profile's specs, the build
+results, a ``--junit`` or ``-o`` path inside the tree). The temp folder is the test's own, so
+"outside" is outside every root.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CASES = {
     "build-results": ("results", ["build", *CELL, "--sources", SOURCES]),
     "upgrade-cache": ("upgrade", ["verify-upgrade", "--sandbox", "none"]),
     "report-bundle": ("report", ["report"]),
+    "patch-check-workdir": ("patches", ["patches", "check", "--sources", SOURCES]),
     "profile-specs": ("profile-specs", ["--profile", "{tree}/profiles/PROFILE", "render"]),
     "junit-in-tree": ("links", ["migcheck", "--junit", "{tree}/.cache/links/j.xml"]),
     "legacy-output": ("links", ["legacy", "capture", "--os", "bclinux7", "--spec",

@@ -16,7 +16,7 @@ from pathlib import Path
 #: in the order they run by default
 BENCHMARKS = ("render_validate", "build_noop", "local_overhead", "koji_watch", "koji_wait",
               "upgrade_preflight", "upgrade_installroot", "upgrade_preflight2000",
-              "migration_gate", "mr_gate", "matrix_load")
+              "migration_gate", "mr_gate", "matrix_load", "write_guard")
 
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

@@ -9,6 +9,12 @@ before anything is built from it. Aliases may be used (upgrades.yaml shares list
 document they expand to may not be more than twice the size of the text's own nodes (an alias
 bomb is refused in linear time), a recursive alias, nesting deeper than 100 levels and files
 over 1 MiB are refused, and bytes that are not UTF-8 are reported with their line.
+
+Speed (bench/matrix_load.py): a document of plain maps, lists and scalars without aliases (every
+data file but upgrades.yaml) is measured, built and given its line table in one walk, which
+stops at the first thing it does not handle and leaves it to the general path (bounds check,
+PyYAML's constructor, then the line table), so errors and results are the same either way
+(tests/unit/test_core_yaml_fastpath.py). The cycle collector is paused while a file is parsed.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ _MAP = "tag:yaml.org,2002:map"
 
 class _Loader(_Base):  # type: ignore[misc]
     """PyYAML's safe loader, with the hooks it calls for every node made cheap (the same tags:
-    tests/unit/test_core_yaml_speed.py compares them with PyYAML's own resolver).
+    tests/unit/test_core_yaml_fastpath.py compares them with PyYAML's own resolver).
 
     No path resolvers are registered (this class has its own empty table), so the per-node
     ``descend_resolver``/``ascend_resolver`` calls are C no-ops; a plain scalar is matched

@@ -69,9 +69,13 @@ class _Loader(_Base):  # type: ignore[misc]
     ``descend_resolver``/``ascend_resolver`` calls are C no-ops; a plain scalar is matched
     against the YAML 1.1 patterns only when its first character can start one (PyYAML files
     its patterns by first character too), and each value's tag is remembered for the file.
+    Both tables are this class's own copies, so a registration elsewhere in the process
+    cannot change how data files read, nor leave the first characters out of date.
     """
 
     yaml_path_resolvers: ClassVar[dict[Any, Any]] = {}
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
+        first: list(patterns) for first, patterns in _Base.yaml_implicit_resolvers.items()}
     descend_resolver = staticmethod(operator.is_)  # called with (parent, index): no effect
     ascend_resolver = staticmethod(tuple)  # called with nothing: no effect
 
@@ -92,6 +96,28 @@ class _Loader(_Base):  # type: ignore[misc]
 
 #: the first characters of plain scalars that may resolve to something else than a string
 _FIRST = frozenset(c for c in _Loader.yaml_implicit_resolvers if c)
+
+
+def _marked(construct: Any) -> Any:
+    """PyYAML's constructor of a scalar type, with the Python errors of a value that does not
+    fit its tag (``!!int x``, ``2001-02-30``, ``!!bool maybe``: tracebacks before) turned into
+    a YAML error at the value's position, so the loader reports ``FILE:LINE``."""
+
+    def construct_marked(loader: Any, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid {kind}", node.start_mark) from None
+
+    return construct_marked
+
+
+_SCALAR_TAGS = tuple(f"tag:yaml.org,2002:{kind}" for kind in (
+    "null", "bool", "int", "float", "timestamp", "binary"))
+for _tag in _SCALAR_TAGS:
+    _Loader.add_constructor(_tag, _marked(_Loader.yaml_constructors[_tag]))
 
 
 def _walk(node: yaml.Node, prefix: str, lines: dict[str, int], path: Path) -> None:
@@ -213,9 +239,7 @@ class _General(Exception):
 
 
 #: the scalar types read in one pass, with PyYAML's own constructors (plain functions)
-_SCALARS = {tag: _Loader.yaml_constructors[tag] for tag in (
-    "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary")}
+_SCALARS = {tag: _Loader.yaml_constructors[tag] for tag in _SCALAR_TAGS}
 
 
 def _tree(loader: Any, root: yaml.Node, *, shared: bool) -> tuple[Any, dict[str, int]]:

@@ -37,7 +37,10 @@ TRICKY = ["6.10", "6.2.0", "1e3", "1.0e+3", "1.0E-3", ".5", "-.5", "+.5", ".inf"
 
 
 class _StockLoader(yaml.CSafeLoader):  # type: ignore[misc]
-    """PyYAML's own safe loader, as yamlsrc used it before (the reference)."""
+    """PyYAML's own safe loader, as yamlsrc used it before (the reference), with yamlsrc's
+    constructors (which only add a position to the errors of a scalar that does not convert)."""
+
+    yaml_constructors = yamlsrc._Loader.yaml_constructors
 
 
 def _tag_mismatches(resolver: Any, values: list[str]) -> list[tuple[str, Any, str, str]]:

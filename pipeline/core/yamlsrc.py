@@ -271,7 +271,7 @@ def _tree(loader: Any, root: yaml.Node, *, shared: bool) -> tuple[Any, dict[str,
             raise _General
         try:
             return _SCALARS[tag](loader, node)
-        except Exception:  # e.g. `!!int x`: the general path raises what it raised before
+        except Exception:  # e.g. `!!int x`: the general path reports it, after any bounds error
             raise _General from None
 
     def build(node: yaml.Node, prefix: str, depth: int) -> Any:

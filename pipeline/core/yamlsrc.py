@@ -9,13 +9,23 @@ before anything is built from it. Aliases may be used (upgrades.yaml shares list
 document they expand to may not be more than twice the size of the text's own nodes (an alias
 bomb is refused in linear time), a recursive alias, nesting deeper than 100 levels and files
 over 1 MiB are refused, and bytes that are not UTF-8 are reported with their line.
+
+Speed (bench/matrix_load.py): a document of plain maps, lists and scalars without aliases (every
+data file but upgrades.yaml) is measured, built and given its line table in one walk, which
+stops at the first thing it does not handle and leaves it to the general path (bounds check,
+PyYAML's constructor, then the line table), so errors and results are the same either way
+(tests/unit/test_core_yaml_fastpath.py). The cycle collector is paused while a file is parsed.
 """
 
 from __future__ import annotations
 
+import gc
+import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -46,10 +56,68 @@ class Source:
 
 #: libyaml's parser when PyYAML was built with it (several times faster), else pure Python
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 
 
 class _Loader(_Base):  # type: ignore[misc]
-    pass
+    """PyYAML's safe loader, with the hooks it calls for every node made cheap (the same tags:
+    tests/unit/test_core_yaml_fastpath.py compares them with PyYAML's own resolver).
+
+    No path resolvers are registered (this class has its own empty table), so the per-node
+    ``descend_resolver``/``ascend_resolver`` calls are C no-ops; a plain scalar is matched
+    against the YAML 1.1 patterns only when its first character can start one (PyYAML files
+    its patterns by first character too), and each value's tag is remembered for the file.
+    Both tables are this class's own copies, so a registration elsewhere in the process
+    cannot change how data files read, nor leave the first characters out of date.
+    """
+
+    yaml_path_resolvers: ClassVar[dict[Any, Any]] = {}
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
+        first: list(patterns) for first, patterns in _Base.yaml_implicit_resolvers.items()}
+    descend_resolver = staticmethod(operator.is_)  # called with (parent, index): no effect
+    ascend_resolver = staticmethod(tuple)  # called with nothing: no effect
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[str, str] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if not implicit[0] or (value and value[0] not in _FIRST):
+                return _STR
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = self._tags[value] = super().resolve(kind, value, implicit)
+            return tag
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+#: the first characters of plain scalars that may resolve to something else than a string
+_FIRST = frozenset(c for c in _Loader.yaml_implicit_resolvers if c)
+
+
+def _marked(construct: Any) -> Any:
+    """PyYAML's constructor of a scalar type, with the Python errors of a value that does not
+    fit its tag (``!!int x``, ``2001-02-30``, ``!!bool maybe``: tracebacks before) turned into
+    a YAML error at the value's position, so the loader reports ``FILE:LINE``."""
+
+    def construct_marked(loader: Any, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid {kind}", node.start_mark) from None
+
+    return construct_marked
+
+
+_SCALAR_TAGS = tuple(f"tag:yaml.org,2002:{kind}" for kind in (
+    "null", "bool", "int", "float", "timestamp", "binary"))
+for _tag in _SCALAR_TAGS:
+    _Loader.add_constructor(_tag, _marked(_Loader.yaml_constructors[_tag]))
 
 
 def _walk(node: yaml.Node, prefix: str, lines: dict[str, int], path: Path) -> None:
@@ -136,13 +204,18 @@ def _text(path: Path, shown: Path) -> str:
                          file=str(shown), line=line) from None
 
 
-def _parse(text: str, shown: Path) -> tuple[yaml.Node | None, Any]:
+def _parse(text: str, shown: Path) -> tuple[Any, dict[str, int]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()  # one parse: positions from the nodes, data built
-        if node is not None:
-            _bounds(node, shown)
-        data = loader.construct_document(node) if node is not None else None  # from them
+        if node is None:
+            return None, {}
+        try:
+            return _tree(loader, node, shared="&" in text)  # the common case, in one pass
+        except _General:
+            pass
+        _bounds(node, shown)  # the general path: aliases, other tags, merge keys, errors
+        data = loader.construct_document(node)  # from them
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -156,7 +229,114 @@ def _parse(text: str, shown: Path) -> tuple[yaml.Node | None, Any]:
         raise InputError("invalid YAML: nested too deep", file=str(shown)) from None
     finally:
         loader.dispose()
-    return node, data
+    lines: dict[str, int] = {}
+    _walk(node, "", lines, shown)
+    return data, lines
+
+
+class _General(Exception):
+    """The document needs the general path (raised by :func:`_tree`, never seen outside)."""
+
+
+#: the scalar types read in one pass, with PyYAML's own constructors (plain functions)
+_SCALARS = {tag: _Loader.yaml_constructors[tag] for tag in _SCALAR_TAGS}
+
+
+def _tree(loader: Any, root: yaml.Node, *, shared: bool) -> tuple[Any, dict[str, int]]:
+    """The data and line table of ``root`` in one walk, the same as the general path gives
+    (bounds, PyYAML's constructor, :func:`_walk`) for a document of plain maps, lists and
+    scalars without aliases; anything else raises _General: a node reached twice (only
+    possible when the text has an ``&``), a tag or key of another kind, a duplicate key or
+    two dotted keys that collide, nesting deeper than MAX_DEPTH, a scalar that does not
+    convert. The general path then decides, errors included, exactly as before."""
+    lines: dict[str, int] = {}
+    seen: set[int] = set()
+    visits = 0
+    ScalarNode = yaml.ScalarNode  # a local: looked up for every node
+
+    def note(node: yaml.Node) -> None:
+        nonlocal visits
+        visits += 1
+        if id(node) in seen and type(node) is not ScalarNode:
+            raise _General  # a shared collection: may be an alias bomb or a cycle
+        seen.add(id(node))
+
+    def scalar(node: yaml.Node) -> Any:
+        if shared:
+            note(node)
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag not in _SCALARS:
+            raise _General
+        try:
+            return _SCALARS[tag](loader, node)
+        except Exception:  # e.g. `!!int x`: the general path reports it, after any bounds error
+            raise _General from None
+
+    def build(node: yaml.Node, prefix: str, depth: int) -> Any:
+        if type(node) is ScalarNode:
+            return scalar(node)
+        if shared:
+            note(node)
+        if depth >= MAX_DEPTH and node.value:
+            raise _General  # its children would be deeper than MAX_DEPTH
+        if type(node) is yaml.MappingNode and node.tag == _MAP:
+            return mapping(node.value, prefix, depth + 1)
+        if type(node) is yaml.SequenceNode and node.tag == _SEQ:
+            return sequence(node.value, prefix, depth + 1)
+        raise _General
+
+    def mapping(pairs: list[tuple[yaml.Node, yaml.Node]], prefix: str, depth: int) -> Any:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in pairs:
+            if type(key_node) is not ScalarNode:
+                raise _General
+            name = key_node.value
+            dotted = f"{prefix}.{name}" if prefix else name
+            if dotted in lines:
+                raise _General  # a duplicate key (or a key written with dots)
+            lines[dotted] = key_node.start_mark.line + 1
+            key = name if key_node.tag == _STR and not shared else scalar(key_node)
+            if value_node.tag == _STR and type(value_node) is ScalarNode and not shared:
+                out[key] = value_node.value
+            else:
+                out[key] = build(value_node, dotted, depth)
+        return out
+
+    def sequence(items: list[yaml.Node], prefix: str, depth: int) -> Any:
+        out: list[Any] = []
+        for index, item in enumerate(items):
+            dotted = f"{prefix}.{index}" if prefix else str(index)
+            if dotted in lines:
+                raise _General
+            lines[dotted] = item.start_mark.line + 1
+            if item.tag == _STR and type(item) is ScalarNode and not shared:
+                out.append(item.value)
+            else:
+                out.append(build(item, dotted, depth))
+        return out
+
+    data = build(root, "", 1)
+    if visits != len(seen):
+        raise _General  # a scalar reached twice: the general path counts the expansion
+    return data, lines
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cycle collector runs again and again while a parse allocates its ~10 objects
+    per node, each time over the whole growing heap: 2/3 of the loader's time at 1 MiB, more
+    the larger the file (bench/matrix_load.py). The parse makes no garbage cycle (a recursive
+    alias's nodes are collected once the collector is back on), so it is paused meanwhile."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _one_line(text: str) -> str:
@@ -166,8 +346,7 @@ def _one_line(text: str) -> str:
 def load(path: Path, *, display: str | None = None) -> Source:
     """Load ``path``; syntax errors become InputError with the file and line."""
     shown = Path(display) if display else path
-    node, data = _parse(_text(path, shown), shown)
-    lines: dict[str, int] = {}
-    if node is not None:
-        _walk(node, "", lines, shown)
+    text = _text(path, shown)
+    with _collector_paused():
+        data, lines = _parse(text, shown)
     return Source(shown, data if data is not None else {}, lines)

@@ -83,6 +83,19 @@ def test_control_characters_are_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("value", "kind"), [
+    ("2001-02-30", "timestamp"), ("!!int x", "int"), ("!!int ''", "int"),
+    ("!!bool maybe", "bool"), ("!!float x", "float"), ("!!timestamp x", "timestamp")])
+def test_a_scalar_that_does_not_fit_its_tag_names_the_line(tmp_path: Path, value: str,
+                                                           kind: str) -> None:
+    """These were tracebacks (ValueError, KeyError...) from PyYAML's constructors."""
+    path = tmp_path / "t.yaml"
+    path.write_text(f"a: 1\nb: {value}\n")
+    with pytest.raises(InputError, match=f"is not a valid {kind}") as err:
+        yamlsrc.load(path)
+    assert str(err.value).startswith(f"{path}:2: invalid YAML: ")
+
+
 def test_a_float_version_asks_for_quotes(tree: Path, cli: Callable[..., CliResult]) -> None:
     path = tree / "matrix.yaml"
     path.write_text(path.read_text().replace("    version: 6.2.0\n", "    version: 6.10\n", 1))

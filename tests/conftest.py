@@ -34,6 +34,15 @@ def tree(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder beside the tree copy (``tmp_path / "tree"``), outside the roots a test gives:
+    where a planted link leads, which must stay empty."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
 def cli() -> Callable[..., CliResult]:
     """Run ``virt-pipeline ARGS`` in-process; its exit code and output."""
     from pipeline.cli import main

@@ -31,12 +31,6 @@ PKG = PackageManifest(name="vp-tooldir-probe", epoch=None, version="1", release=
                       arch="noarch", files=(FileEntry("/etc/vp-tooldir-probe.conf"),))
 
 
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    return folder
-
 
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:

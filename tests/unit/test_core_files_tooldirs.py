@@ -17,14 +17,6 @@ from pipeline.core.errors import InputError
 
 
 @pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    """A folder outside the roots the tests give (``tmp_path / "tree"``): it must stay empty."""
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def root(tmp_path: Path) -> Path:
     folder = tmp_path / "tree" / ".cache"
     folder.mkdir(parents=True)

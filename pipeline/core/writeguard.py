@@ -28,9 +28,9 @@ from pathlib import Path, PosixPath
 from typing import Any
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-#: events whose target is resolved through every link (the call follows them)
-#: (``mkdir`` too: on a planted link to a folder it fails, and ``exist_ok`` then takes the
-#: folder behind the link for its own)
+#: events whose target is resolved through every link, as the call follows them; ``mkdir``
+#: too: on a planted link to a folder it fails, and ``exist_ok`` then takes the folder behind
+#: the link for its own
 _FOLLOW = {"os.mkdir": 0, "os.chmod": 0, "os.chown": 0, "os.utime": 0, "os.truncate": 0}
 #: events that act on the name itself: only the folder holding it is resolved; (the path
 #: arguments, the dir_fd arguments: a path relative to an open folder was checked with it)

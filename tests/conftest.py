@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -39,6 +40,16 @@ def outside(tmp_path: Path) -> Path:
     where a planted link leads, which must stay empty."""
     folder = tmp_path / "outside"
     folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def own_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``tmp_path / "tmp"`` as the process's temp folder, so that ``outside`` lies outside
+    every root the write guard allows (the system's temp folder holds ``tmp_path``)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
 
 

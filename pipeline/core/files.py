@@ -15,13 +15,20 @@ from pathlib import Path
 from pipeline.core.errors import InputError
 
 
+def _tops(roots: tuple[Path, ...]) -> list[Path]:
+    return [root.resolve() for root in roots]
+
+
+def _within(real: Path, tops: list[Path]) -> bool:
+    """``real`` (resolved) is one of ``tops`` (resolved) or below one."""
+    return any(real == top or real.is_relative_to(top) for top in tops)
+
+
 def inside(path: Path, *roots: Path) -> Path:
     """``path`` with its symlinks resolved, when it stays inside one of ``roots``."""
     real = path.resolve()
-    for root in roots:
-        top = root.resolve()
-        if real == top or real.is_relative_to(top):
-            return real
+    if _within(real, _tops(roots)):
+        return real
     shown = ", ".join(str(r) for r in roots)
     raise InputError(f"refused to write {path}: it resolves to {real}, outside {shown} "
                      "(a symlink or a name leads out); remove the link")
@@ -90,15 +97,14 @@ def link_or_copy(src: Path, dest: Path) -> Path:
 def links_out(path: Path, *roots: Path) -> list[Path]:
     """The symlinks under ``path``, at any depth (never followed), whose target resolves outside
     every one of ``roots``; links that stay inside are fine (build trees hold many)."""
-    tops = [root.resolve() for root in roots]
+    tops = _tops(roots)
     found: list[Path] = []
     stack = [os.fspath(path)]
     while stack:
         with os.scandir(stack.pop()) as entries:
             for entry in entries:
                 if entry.is_symlink():
-                    real = Path(os.path.realpath(entry.path))
-                    if not any(real == top or real.is_relative_to(top) for top in tops):
+                    if not _within(Path(os.path.realpath(entry.path)), tops):
                         found.append(Path(entry.path))
                 elif entry.is_dir():
                     stack.append(entry.path)

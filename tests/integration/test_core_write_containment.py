@@ -11,7 +11,6 @@ results, a ``--junit`` or ``-o`` path inside the tree). The temp folder is the t
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,10 +40,8 @@ CASES = {
 
 
 @pytest.fixture()
-def place(tmp_path: Path, tree: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "outside").mkdir()
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+def place(tmp_path: Path, tree: Path, outside: Path, own_tempdir: Path) -> Path:
+    """``tmp_path`` holding the tree copy, its own temp folder and ``outside/``."""
     return tmp_path
 
 

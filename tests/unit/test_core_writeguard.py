@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,12 @@ from pipeline.core.writeguard import OutputPath, WriteRefused
 
 
 @pytest.fixture()
-def place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def place(tmp_path: Path, outside: Path, own_tempdir: Path) -> Path:
     """``tmp_path`` holding ``tree/`` (with a planted ``tree/link`` to ``outside/``), its own
     temp folder ``tmp/`` and the ``outside/`` folder that must stay empty."""
-    for sub in ("tree", "tmp", "outside"):
-        (tmp_path / sub).mkdir()
-    (tmp_path / "tree" / "link").symlink_to(tmp_path / "outside")
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    yield tmp_path
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "link").symlink_to(outside)
+    return tmp_path
 
 
 def _outside(place: Path) -> list[str]:
